@@ -1,0 +1,36 @@
+# Two commands run the course: `make course` (run every notebook, print times) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup course test lab lint notebooks data clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-nodeps.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+course: setup  ## execute every notebook in order (copies in build/), print wall time and peak memory
+	$(BIN)/python scripts/run_course.py
+
+test: setup lint  ## pytest for helpers, then nbval over every notebook
+	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest --nbval-lax --nbval-cell-timeout=900 --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider notebooks
+
+lint: setup
+	$(BIN)/ruff check helpers tests scripts notebooks solutions
+
+lab: setup  ## JupyterLab in the course environment
+	$(BIN)/jupyter lab notebooks
+
+notebooks: setup  ## maintainers: re-execute every notebook in place (what gets committed)
+	$(BIN)/python scripts/run_course.py --inplace
+
+clean:
+	rm -rf build .cache

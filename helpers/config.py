@@ -1,0 +1,89 @@
+"""One switch for the whole course: ``COURSE_SCALE=cpu|gpu`` (default ``cpu``).
+
+The CPU scale is what CI and a laptop run: small data, few steps, 2 cores, offline. The GPU scale is for
+Colab: bigger data and more steps, read from the same notebook cells through :func:`pick`.
+
+``COURSE_ONLINE=1`` allows loading models and data from the Hugging Face hub (Colab sets both switches by
+default: online, and ``gpu`` when a GPU is attached). Without it the course never touches the network: the hub libraries are put in offline mode as soon as ``helpers`` is imported.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+
+SCALES = ("cpu", "gpu")
+
+
+def in_colab() -> bool:
+    """True inside Google Colab."""
+    import sys
+
+    return "google.colab" in sys.modules
+
+
+def _colab_gpu() -> bool:
+    if not in_colab():
+        return False
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def scale() -> str:
+    """The current scale, from ``COURSE_SCALE``; the default is ``gpu`` on a Colab GPU, else ``cpu``."""
+    value = os.environ.get("COURSE_SCALE", "gpu" if _colab_gpu() else "cpu").strip().lower()
+    if value not in SCALES:
+        raise ValueError(f"COURSE_SCALE must be one of {SCALES}, got {value!r}. Unset it to use 'cpu'.")
+    return value
+
+
+def pick(cpu, gpu):
+    """Return ``cpu`` or ``gpu`` by the current scale: ``steps = pick(cpu=50, gpu=2000)``."""
+    return gpu if scale() == "gpu" else cpu
+
+
+def online() -> bool:
+    """True when ``COURSE_ONLINE=1`` (the default in Colab): hub models and datasets may be downloaded."""
+    return os.environ.get("COURSE_ONLINE", "1" if in_colab() else "0").strip().lower() in ("1", "true", "yes")
+
+
+def device() -> str:
+    """``"cuda"`` at GPU scale when a GPU is present, else ``"cpu"``."""
+    if scale() == "gpu":
+        import torch
+
+        if torch.cuda.is_available():
+            return "cuda"
+    return "cpu"
+
+
+def seed_everything(seed: int = 42) -> None:
+    """Seed Python, NumPy and PyTorch so that a notebook gives the same numbers every run."""
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def cache_dir() -> Path:
+    """Where embeddings and trained artifacts are cached (``COURSE_CACHE``, default ``<repo>/.cache``)."""
+    default = Path(__file__).resolve().parent.parent / ".cache"
+    path = Path(os.environ.get("COURSE_CACHE", default))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _stay_offline() -> None:
+    if not online():
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+_stay_offline()

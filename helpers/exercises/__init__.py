@@ -1,0 +1,22 @@
+"""Checks for the exercises at the end of each notebook: one module per notebook.
+
+Each ``check_*`` function runs the learner's answer on real inputs, prints what is right or what is
+wrong (with a hint), and returns ``True`` or ``False``; it never raises on a wrong or missing answer,
+so a notebook with unsolved exercises still runs top to bottom. Solutions live in ``solutions/``.
+"""
+
+from __future__ import annotations
+
+
+def report(ok: bool, message: str) -> bool:
+    """Print a one-line verdict for the learner and return ``ok``."""
+    print(("✅ " if ok else "❌ ") + message)
+    return ok
+
+
+def not_done(answer) -> bool:
+    """True (and a friendly note) when the learner has not written an answer yet."""
+    if answer is None or answer is Ellipsis:
+        print("⏳ Not answered yet: replace the `...` with your answer and run the cell again.")
+        return True
+    return False

