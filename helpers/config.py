@@ -4,7 +4,8 @@ The CPU scale is what CI and a laptop run: small data, few steps, 2 cores, offli
 Colab: bigger data and more steps, read from the same notebook cells through :func:`pick`.
 
 ``COURSE_ONLINE=1`` allows loading models and data from the Hugging Face hub (Colab sets both switches by
-default: online, and ``gpu`` when a GPU is attached). Without it the course never touches the network: the hub libraries are put in offline mode as soon as ``helpers`` is imported.
+default: online, and ``gpu`` when a GPU is attached). Without it the course never touches the network:
+the hub libraries are put in offline mode as soon as ``helpers`` is imported.
 """
 
 from __future__ import annotations

@@ -213,7 +213,7 @@ def load_online_beir(name: str = "scifact") -> RetrievalTask:
     qrels = _load_hub_dataset(f"mteb/{name}", "default", split="test").to_pandas()
     qrels = qrels[qrels["score"] > 0].drop_duplicates("query-id")  # one relevant document per query
     position = {doc_id: k for k, doc_id in enumerate(corpus["_id"])}
-    text = dict(zip(queries["_id"], queries["text"]))
+    text = dict(zip(queries["_id"], queries["text"], strict=True))
     documents = (corpus["title"].fillna("") + " " + corpus["text"]).str.strip().tolist()
     return RetrievalTask(
         [text[q] for q in qrels["query-id"]], documents, [position[d] for d in qrels["corpus-id"]]

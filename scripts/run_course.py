@@ -46,7 +46,9 @@ def main() -> int:
         run_one(Path(args.one[0]), Path(args.one[1]))
         return 0
 
-    paths = sorted(p for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb") if not args.only or p.name.startswith(tuple(args.only)))
+    paths = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    if args.only:
+        paths = [p for p in paths if p.name.startswith(tuple(args.only))]
     rows, failed = [], []
     for path in paths:
         target = path if args.inplace else ROOT / "build" / "notebooks" / path.name
