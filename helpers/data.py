@@ -111,6 +111,9 @@ class _BunchAsDict(pickle.Unpickler):
         return super().find_class(module, name)
 
 
+_HEADER_LINE = re.compile(r"^\s*(To|From|Newsgroups|Message-ID|Organization|Date|Path|Lines|Sender|References):")
+
+
 def _newsgroup_text(post: str, max_words: int) -> str:
     head, _, body = post.partition("\n\n")
     # The headers name the newsgroup (the label itself), so only the subject line is kept.
@@ -120,7 +123,9 @@ def _newsgroup_text(post: str, max_words: int) -> str:
     lines = [
         line
         for line in body.splitlines()
-        if not line.lstrip().startswith((">", "|", "In article")) and not re.search(r"(writes|wrote):\s*$", line)
+        if not line.lstrip().startswith((">", "|", "In article"))
+        and not re.search(r"(writes|wrote):\s*$", line)
+        and not _HEADER_LINE.match(line)  # forwarded posts repeat their headers in the body
     ]
     words = " ".join(lines).split()[:max_words]
     return f"{subject}. {' '.join(words)}".strip(". ")

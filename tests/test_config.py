@@ -1,0 +1,44 @@
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import config
+
+
+def test_scale_defaults_to_cpu_and_pick_follows_it(monkeypatch):
+    monkeypatch.delenv("COURSE_SCALE", raising=False)
+    assert config.scale() == "cpu"
+    assert config.pick(cpu=1, gpu=2) == 1
+    monkeypatch.setenv("COURSE_SCALE", "gpu")
+    assert config.pick(cpu=1, gpu=2) == 2
+
+
+def test_unknown_scale_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("COURSE_SCALE", "tpu")
+    with pytest.raises(ValueError, match="COURSE_SCALE must be one of"):
+        config.scale()
+
+
+def test_offline_by_default(monkeypatch):
+    monkeypatch.delenv("COURSE_ONLINE", raising=False)
+    assert not config.online()
+    import os
+
+    assert os.environ["HF_HUB_OFFLINE"] == "1"
+
+
+def test_seed_everything_repeats_all_generators():
+    def draw():
+        return random.random(), np.random.rand(), torch.rand(1).item()
+
+    config.seed_everything(7)
+    first = draw()
+    config.seed_everything(7)
+    assert draw() == first
+
+
+def test_cache_dir_honours_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_CACHE", str(tmp_path / "c"))
+    assert config.cache_dir() == tmp_path / "c" and (tmp_path / "c").is_dir()
