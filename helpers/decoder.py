@@ -1,0 +1,384 @@
+"""A Llama decoder written out from scratch, loaded with SmolLM2's weights (taught in notebook 05).
+
+The pieces, each a few lines: :class:`RMSNorm`, rotary position embeddings (:func:`rotary_cos_sin`,
+:func:`apply_rotary`), grouped-query attention (:class:`GroupedQueryAttention`), the SwiGLU feed-forward
+(:class:`SwiGLU`) and the causal mask (:func:`attention_bias`). :func:`load_smollm2_from_scratch` copies the
+weights of :func:`helpers.models.load_smollm2`'s model into :class:`Llama`; a test checks that the two give the
+same hidden states (within 1e-3) and the same greedy generation.
+
+``Llama.forward(input_ids, attention_mask, bidirectional=False)`` returns the last hidden states;
+``bidirectional=True`` swaps the causal mask for a padding-only one (LLM2Vec's first step, notebook 07).
+:class:`ScratchDecoderEmbedder` wraps the model as an :class:`~helpers.embed.Embedder`.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from helpers.embed import Embedder, TransformerEmbedder, weights_fingerprint
+from helpers.llm2vec import hidden_states
+from helpers.pooling import pool
+
+
+@dataclass(frozen=True)
+class LlamaSizes:
+    """The numbers that define a Llama; :meth:`from_hf` reads them from a transformers config."""
+
+    vocab_size: int = 49152
+    hidden_size: int = 576
+    intermediate_size: int = 1536
+    num_layers: int = 30
+    num_heads: int = 9
+    num_kv_heads: int = 3
+    rope_theta: float = 100000.0
+    rms_norm_eps: float = 1e-5
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden_size // self.num_heads
+
+    @classmethod
+    def from_hf(cls, config) -> LlamaSizes:
+        rope = getattr(config, "rope_parameters", None) or {"rope_theta": config.rope_theta}
+        if rope.get("rope_type", "default") != "default":
+            raise ValueError(f"Only plain RoPE is written here, not {rope['rope_type']!r} scaling.")
+        return cls(config.vocab_size, config.hidden_size, config.intermediate_size, config.num_hidden_layers,
+                   config.num_attention_heads, config.num_key_value_heads, rope["rope_theta"], config.rms_norm_eps)
+
+
+class RMSNorm(nn.Module):
+    """Scale each vector to unit root-mean-square, then by a learned gain (no mean subtraction, no bias)."""
+
+    def __init__(self, dim: int, eps: float = 1e-5):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(dim))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x32 = x.float()
+        return (x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)).to(x.dtype) * self.weight
+
+
+def rotary_cos_sin(positions: torch.Tensor, head_dim: int, theta: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """RoPE tables for integer ``positions`` (batch, tokens): each (batch, tokens, head_dim).
+
+    Pair ``k`` of a head's dimensions (k and k + head_dim/2) turns by the angle position * theta^(-2k/head_dim).
+    """
+    inverse_frequency = theta ** (-torch.arange(0, head_dim, 2, dtype=torch.float32, device=positions.device)
+                                  / head_dim)
+    angles = positions.float().unsqueeze(-1) * inverse_frequency  # (batch, tokens, head_dim / 2)
+    angles = torch.cat([angles, angles], dim=-1)
+    return angles.cos(), angles.sin()
+
+
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate queries or keys (batch, heads, tokens, head_dim) by their positions' angles."""
+    half = x.shape[-1] // 2
+    rotated_half = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
+    return x * cos.unsqueeze(1) + rotated_half * sin.unsqueeze(1)
+
+
+def attention_bias(attention_mask: torch.Tensor, bidirectional: bool = False,
+                   dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Additive mask (batch, 1, tokens, tokens): 0 where query i may read key j, a large negative elsewhere.
+
+    Keys must be real tokens (``attention_mask`` 1); with the causal mask (the default) also j <= i.
+    """
+    if attention_mask.dim() != 2:
+        raise ValueError(f"attention_mask must be (batch, tokens) of 0/1, got shape {tuple(attention_mask.shape)}.")
+    allowed = attention_mask.bool()[:, None, None, :]  # (batch, 1, 1, keys)
+    if not bidirectional:
+        tokens = attention_mask.shape[1]
+        causal = torch.ones(tokens, tokens, dtype=torch.bool, device=attention_mask.device).tril()
+        allowed = allowed & causal
+    zero = torch.zeros((), dtype=dtype, device=attention_mask.device)
+    return torch.where(allowed, zero, torch.finfo(dtype).min)
+
+
+class GroupedQueryAttention(nn.Module):
+    """Multi-head attention where groups of query heads share one key/value head (9 query, 3 KV heads)."""
+
+    def __init__(self, sizes: LlamaSizes):
+        super().__init__()
+        self.sizes = sizes
+        d, h = sizes.head_dim, sizes.hidden_size
+        self.q_proj = nn.Linear(h, sizes.num_heads * d, bias=False)
+        self.k_proj = nn.Linear(h, sizes.num_kv_heads * d, bias=False)
+        self.v_proj = nn.Linear(h, sizes.num_kv_heads * d, bias=False)
+        self.o_proj = nn.Linear(sizes.num_heads * d, h, bias=False)
+
+    def forward(self, x, cos, sin, bias):
+        batch, tokens, _ = x.shape
+        s = self.sizes
+
+        def heads(projection, count):
+            return projection(x).view(batch, tokens, count, s.head_dim).transpose(1, 2)
+
+        q = apply_rotary(heads(self.q_proj, s.num_heads), cos, sin)
+        k = apply_rotary(heads(self.k_proj, s.num_kv_heads), cos, sin)
+        v = heads(self.v_proj, s.num_kv_heads)
+        group = s.num_heads // s.num_kv_heads  # each KV head serves this many query heads
+        k, v = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1)
+        scores = q @ k.transpose(-1, -2) / s.head_dim**0.5 + bias
+        out = scores.softmax(dim=-1) @ v  # (batch, heads, tokens, head_dim)
+        return self.o_proj(out.transpose(1, 2).reshape(batch, tokens, -1))
+
+
+class SwiGLU(nn.Module):
+    """The feed-forward block: down(silu(gate(x)) * up(x))."""
+
+    def __init__(self, sizes: LlamaSizes):
+        super().__init__()
+        self.gate_proj = nn.Linear(sizes.hidden_size, sizes.intermediate_size, bias=False)
+        self.up_proj = nn.Linear(sizes.hidden_size, sizes.intermediate_size, bias=False)
+        self.down_proj = nn.Linear(sizes.intermediate_size, sizes.hidden_size, bias=False)
+
+    def forward(self, x):
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class DecoderLayer(nn.Module):
+    """Pre-norm block: x + attention(norm(x)), then + SwiGLU(norm(.))."""
+
+    def __init__(self, sizes: LlamaSizes):
+        super().__init__()
+        self.input_layernorm = RMSNorm(sizes.hidden_size, sizes.rms_norm_eps)
+        self.self_attn = GroupedQueryAttention(sizes)
+        self.post_attention_layernorm = RMSNorm(sizes.hidden_size, sizes.rms_norm_eps)
+        self.mlp = SwiGLU(sizes)
+
+    def forward(self, x, cos, sin, bias):
+        x = x + self.self_attn(self.input_layernorm(x), cos, sin, bias)
+        return x + self.mlp(self.post_attention_layernorm(x))
+
+
+class Llama(nn.Module):
+    """Token embedding, a stack of :class:`DecoderLayer`, a final :class:`RMSNorm`; the output head shares the
+    embedding matrix (tied weights, as in SmolLM2)."""
+
+    def __init__(self, sizes: LlamaSizes, hf_config=None):
+        super().__init__()
+        self.sizes = sizes
+        self.config = hf_config  # kept so that helpers.embed can read hidden_size and model_type
+        self.embed_tokens = nn.Embedding(sizes.vocab_size, sizes.hidden_size)
+        self.layers = nn.ModuleList(DecoderLayer(sizes) for _ in range(sizes.num_layers))
+        self.norm = RMSNorm(sizes.hidden_size, sizes.rms_norm_eps)
+
+    @property
+    def device(self) -> torch.device:
+        return self.embed_tokens.weight.device
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                bidirectional: bool = False, all_layers: bool = False):
+        """Last hidden states (batch, tokens, hidden), or with ``all_layers`` the list of the embedding output
+        and every layer's output (the last one after the final norm, as transformers' ``hidden_states``).
+
+        Positions count real tokens only, so left- and right-padded batches give the same states.
+        """
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        if attention_mask.shape != input_ids.shape:
+            raise ValueError(f"attention_mask {tuple(attention_mask.shape)} must match input_ids "
+                             f"{tuple(input_ids.shape)}.")
+        positions = (attention_mask.long().cumsum(dim=1) - 1).clamp(min=0)
+        cos, sin = rotary_cos_sin(positions, self.sizes.head_dim, self.sizes.rope_theta)
+        x = self.embed_tokens(input_ids)
+        bias = attention_bias(attention_mask, bidirectional, x.dtype)
+        states = [x]
+        for layer in self.layers:
+            x = layer(x, cos, sin, bias)
+            states.append(x)
+        states[-1] = self.norm(x)
+        return states if all_layers else states[-1]
+
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Next-token scores from hidden states, through the tied embedding matrix."""
+        return hidden @ self.embed_tokens.weight.T
+
+    @torch.inference_mode()
+    def generate_greedy(self, input_ids: torch.Tensor, max_new_tokens: int = 20, eos_token_id: int | None = None):
+        """Greedy decoding for one unpadded prompt (1, tokens): append the arg-max token, repeat.
+
+        No key/value cache: each step re-reads the whole sequence, which is simple and fast enough here.
+        """
+        if input_ids.dim() != 2 or input_ids.shape[0] != 1:
+            raise ValueError("generate_greedy takes one prompt of shape (1, tokens); loop over a batch yourself.")
+        ids = input_ids
+        for _ in range(max_new_tokens):
+            next_id = self.logits(self(ids)[:, -1]).argmax(dim=-1, keepdim=True)
+            ids = torch.cat([ids, next_id], dim=1)
+            if eos_token_id is not None and next_id.item() == eos_token_id:
+                break
+        return ids
+
+
+def copy_weights_from_hf(model: Llama, hf_model) -> Llama:
+    """Copy a transformers ``LlamaForCausalLM``'s weights into ``model`` (the parameter names match ours once
+    the ``model.`` prefix is dropped; the output head is tied to the embedding)."""
+    theirs = {name.removeprefix("model."): tensor for name, tensor in hf_model.state_dict().items()}
+    if not torch.equal(theirs.get("lm_head.weight", theirs["embed_tokens.weight"]), theirs["embed_tokens.weight"]):
+        raise ValueError("This model's output head is not tied to its embedding; Llama here assumes tied weights.")
+    theirs.pop("lm_head.weight", None)
+    missing, unexpected = model.load_state_dict(theirs, strict=False)
+    if missing or unexpected:
+        raise ValueError(f"Weights do not line up: missing {missing[:5]}, unexpected {unexpected[:5]}.")
+    return model
+
+
+def load_smollm2_from_scratch() -> Llama:
+    """The from-scratch :class:`Llama` holding SmolLM2-135M-Instruct's weights (from
+    :func:`helpers.models.load_smollm2`), in eval mode, float32, on the same device."""
+    from helpers.models import load_smollm2
+
+    _, hf_model = load_smollm2()
+    model = Llama(LlamaSizes.from_hf(hf_model.config), hf_model.config)
+    return copy_weights_from_hf(model, hf_model).to(hf_model.device).eval()
+
+
+class ScratchDecoderEmbedder(Embedder):
+    """The from-scratch :class:`Llama` as an :class:`~helpers.embed.Embedder` (any pooling of
+    :mod:`helpers.pooling`; ``"last"`` appends EOS, as E5-mistral does)."""
+
+    def __init__(self, tokenizer, model: Llama, pooling: str = "mean", max_length: int = 256,
+                 bidirectional: bool = False, name: str | None = None):
+        pool(torch.zeros(1, 1, 1), torch.ones(1, 1), pooling)  # fail now on an unknown pooling name
+        self.tokenizer, self.model, self.pooling = tokenizer, model, pooling
+        self.max_length, self.bidirectional = max_length, bidirectional
+        self.dim = model.sizes.hidden_size
+        self.name = name or f"scratch Llama ({pooling} pooling)"
+
+    def embed_batch(self, texts):
+        room = self.max_length - int(self.pooling == "last")
+        ids = self.tokenizer(texts, truncation=True, max_length=room)["input_ids"]
+        if self.pooling == "last":
+            ids = [row + [self.tokenizer.eos_token_id] for row in ids]
+        batch = self.tokenizer.pad({"input_ids": ids}, return_tensors="pt").to(self.model.device)
+        hidden = self.model(batch["input_ids"], batch["attention_mask"], bidirectional=self.bidirectional)
+        return pool(hidden, batch["attention_mask"], self.pooling)
+
+    def settings(self):
+        return {"weights": cached_weights_fingerprint(self.model), "pooling": self.pooling,
+                "max_length": self.max_length, "bidirectional": self.bidirectional,
+                "padding_side": self.tokenizer.padding_side}
+
+
+_FINGERPRINTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def cached_weights_fingerprint(model: torch.nn.Module) -> str:
+    """:func:`helpers.embed.weights_fingerprint`, recomputed only when a parameter was changed in place.
+
+    Hashing 135M weights takes seconds and ``encode`` asks for it on every call; PyTorch counts in-place
+    writes to each tensor (``_version``: optimiser steps, ``load_state_dict``), so that count is the key.
+    """
+    versions = tuple(tensor._version for tensor in model.state_dict().values())
+    known = _FINGERPRINTS.get(model)
+    if known is None or known[0] != versions:
+        known = (versions, weights_fingerprint(model))
+        _FINGERPRINTS[model] = known
+    return known[1]
+
+
+class DecoderEmbedder(TransformerEmbedder):
+    """A transformers decoder as an Embedder, with the course's decoder switches (notebooks 05 and 07).
+
+    ``bidirectional=True`` reads the text with a padding-only mask (LLM2Vec, :mod:`helpers.llm2vec`);
+    ``layer`` pools the states after that layer (0 = the embedding output, ``None`` = the last layer, normed).
+    Intermediate layers get the model's final RMSNorm before pooling, so every layer is compared on the same
+    scale (without it a few huge outlier dimensions decide every cosine).
+    """
+
+    def __init__(self, tokenizer, model, pooling: str = "mean", max_length: int = 256, name: str | None = None,
+                 append_eos: bool = False, template: str = "{text}", bidirectional: bool = False,
+                 layer: int | None = None):
+        super().__init__(tokenizer, model, pooling=pooling, max_length=max_length, name=name,
+                         append_eos=append_eos, template=template)
+        layers = model.config.num_hidden_layers
+        if layer is not None and not 0 <= layer <= layers:
+            raise ValueError(f"layer must be between 0 (embeddings) and {layers} (the last layer), or None.")
+        self.bidirectional, self.layer = bidirectional, layer
+
+    def hidden_states(self, input_ids, attention_mask):
+        if self.layer is None:
+            return hidden_states(self.model, input_ids, attention_mask, self.bidirectional)
+        states = hidden_states(self.model, input_ids, attention_mask, self.bidirectional, all_layers=True)
+        return normed_layer(self.model, states, self.layer)
+
+    def settings(self):
+        return {"weights": cached_weights_fingerprint(self.model), "pooling": self.pooling,
+                "max_length": self.max_length, "append_eos": self.append_eos, "template": self.template,
+                "padding_side": self.tokenizer.padding_side, "bidirectional": self.bidirectional, "layer": self.layer}
+
+
+def normed_layer(model, states, layer: int) -> torch.Tensor:
+    """Layer ``layer`` of transformers' ``hidden_states`` tuple on the last layer's scale: the final RMSNorm
+    is applied unless it is the last entry (which transformers returns normed already)."""
+    if layer == len(states) - 1:
+        return states[layer]
+    return getattr(model, "model", model).norm(states[layer])
+
+
+class LayerPoolingSweep:
+    """One forward pass per batch, every layer and every pooling at once (notebook 05's sweeps).
+
+    EOS is appended to every text; under the causal mask the tokens before it do not see it, so mean and
+    weighted-mean pooling skip it and equal pooling without EOS, while last-token pooling reads it.
+    ``sweep.view(pooling, layer)`` is an :class:`Embedder`; whichever view encodes a text first computes
+    (and keeps in memory) that text's vectors for all views.
+    """
+
+    poolings = ("mean", "weighted_mean", "last")
+
+    def __init__(self, tokenizer, model, max_length: int = 256, name: str = "SmolLM2-135M"):
+        self.tokenizer, self.model, self.max_length, self.name = tokenizer, model, max_length, name
+        self.num_layers = model.config.num_hidden_layers
+        self.vectors: dict[str, dict[tuple[str, int], torch.Tensor]] = {}
+        self.embedder = DecoderEmbedder(tokenizer, model, "last", max_length, append_eos=True)
+
+    def compute(self, texts: list[str]) -> None:
+        """Forward the texts not seen yet and keep every (pooling, layer) vector."""
+        todo = [t for t in dict.fromkeys(texts) if t not in self.vectors]
+        if not todo:
+            return
+        batch = self.embedder.tokenize(todo)
+        mask = batch["attention_mask"]
+        eos_position = (mask * torch.arange(mask.shape[1], device=mask.device)).argmax(dim=1)
+        without_eos = mask.clone()
+        without_eos[torch.arange(len(todo)), eos_position] = 0
+        states = hidden_states(self.model, batch["input_ids"], mask, all_layers=True)
+        for layer in range(self.num_layers + 1):
+            hidden = normed_layer(self.model, states, layer)
+            for method in self.poolings:
+                pooled = pool(hidden, mask if method == "last" else without_eos, method)
+                for text, vector in zip(todo, pooled, strict=True):
+                    self.vectors.setdefault(text, {})[(method, layer)] = vector
+
+    def view(self, pooling: str, layer: int | None = None) -> Embedder:
+        """The Embedder that returns this sweep's ``pooling`` vectors of ``layer`` (``None`` = last)."""
+        if pooling not in self.poolings:
+            raise ValueError(f"pooling must be one of {self.poolings}, got {pooling!r}.")
+        return _SweepView(self, pooling, self.num_layers if layer is None else layer)
+
+
+class _SweepView(Embedder):
+    cache = False  # the sweep keeps its vectors in memory; dozens of views need no files
+
+    def __init__(self, sweep: LayerPoolingSweep, pooling: str, layer: int):
+        if not 0 <= layer <= sweep.num_layers:
+            raise ValueError(f"layer must be between 0 and {sweep.num_layers}, got {layer}.")
+        self.sweep, self.pooling, self.layer = sweep, pooling, layer
+        self.dim = sweep.model.config.hidden_size
+        self.name = f"{sweep.name} {pooling} (layer {layer})"
+
+    def embed_batch(self, texts):
+        self.sweep.compute(texts)
+        return torch.stack([self.sweep.vectors[t][(self.pooling, self.layer)] for t in texts])
+
+    def settings(self):
+        return {"weights": cached_weights_fingerprint(self.sweep.model), "pooling": self.pooling, "layer": self.layer,
+                "max_length": self.sweep.max_length, "padding_side": self.sweep.tokenizer.padding_side}
