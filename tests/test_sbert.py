@@ -1,0 +1,85 @@
+"""Sentence-BERT training (helpers.sbert) and the exercises of notebooks 02 and 03."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+
+from helpers import data, sbert
+from helpers.encoder import Encoder, EncoderConfig, minilm_tokenizer
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = EncoderConfig(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, max_positions=128, dropout=0.0)
+
+
+def _solutions(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "solutions" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("kind", ["inverse_cloze", "adjacent"])
+def test_training_pairs_never_contain_evaluation_text(kind):
+    task = data.inverse_cloze_task()
+    pairs = sbert.training_pairs(kind)
+    assert len(pairs) > 250
+    texts = {text for pair in pairs for text in pair}
+    assert not texts & (set(task.queries) | set(task.corpus))
+    assert not any(query in text for query in task.queries for text in texts)
+
+
+def test_inverse_cloze_pairs_take_the_sentence_out_of_its_passage():
+    document = data.load_lee_background()[0]
+    for query, rest in sbert.inverse_cloze_pairs([document]):
+        assert query not in rest and len(query.split()) >= 6
+        assert query in document and all(sentence in document for sentence in data.split_sentences(rest))
+
+
+def test_siamese_training_lowers_the_loss_and_leaves_the_input_encoder_alone():
+    torch.manual_seed(0)
+    start = Encoder(TINY)
+    before = {name: tensor.clone() for name, tensor in start.state_dict().items()}
+    pairs = sbert.training_pairs()[:64]
+    trained, history = sbert.train_bi_encoder(start, minilm_tokenizer(), pairs, steps=20, batch_size=16,
+                                              learning_rate=3e-3, max_length=64, progress=False)
+    assert all(torch.equal(before[name], tensor) for name, tensor in start.state_dict().items())
+    assert history["loss"].iloc[-5:].mean() < history["loss"].iloc[:5].mean() - 0.5
+    assert not trained.training
+
+
+def test_training_rejects_duplicate_queries_and_tiny_data():
+    pairs = sbert.training_pairs()[:40]
+    with pytest.raises(ValueError, match="false negative"):
+        sbert.train_bi_encoder(Encoder(TINY), minilm_tokenizer(), pairs + pairs[:1], steps=1, batch_size=8)
+    with pytest.raises(ValueError, match="at least batch_size"):
+        sbert.train_bi_encoder(Encoder(TINY), minilm_tokenizer(), pairs[:4], steps=1, batch_size=8)
+    with pytest.raises(ValueError, match="Unknown kind"):
+        sbert.training_pairs("nli")
+
+
+def test_solutions_pass_the_checks_of_notebook_03():
+    from helpers.exercises import sbert as checks
+
+    solutions = _solutions("03_sentence_bert")
+    assert checks.check_mean_pooling(solutions.mean_pooling)
+    assert checks.check_adjacent_pairs(solutions.adjacent_pairs)
+    assert checks.check_search_cost(solutions.search_cost)
+
+
+def test_unanswered_exercises_are_not_errors():
+    from helpers.exercises import sbert as checks
+
+    assert not checks.check_mean_pooling(lambda hidden, mask: ...)
+    assert not checks.check_search_cost(...)
+
+
+def test_solutions_pass_the_checks_of_notebook_02():
+    from helpers.exercises import bert as checks
+
+    solutions = _solutions("02_bert_from_scratch")
+    assert checks.check_attention(solutions.attention)
+    assert checks.check_parameter_count(solutions.parameter_count)
+    assert checks.check_choose_positions(solutions.choose_positions)
+    assert not checks.check_attention(lambda q, k, v, mask: ...)
