@@ -64,3 +64,285 @@ def hidden_states(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, 
             mask = padding_only_mask(attention_mask, base.embed_tokens.weight.dtype)
             out = base(input_ids=input_ids, attention_mask=mask, output_hidden_states=all_layers)
     return out.hidden_states if all_layers else out.last_hidden_state
+
+
+# Step 2: masked next-token prediction (MNTP), trained with LoRA.
+
+MASK_TOKEN = "_"  # LLM2Vec's choice for Llama tokenizers, which have no mask token
+IGNORE = -100
+
+
+def mntp_mask(input_ids: torch.Tensor, attention_mask: torch.Tensor, mask_token_id: int, probability: float = 0.2,
+              generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Hide ~``probability`` of the real tokens behind ``mask_token_id``: returns (masked ids, targets).
+
+    ``targets`` holds the original id at masked positions and -100 elsewhere. Position 0 is never masked:
+    in MNTP token i is predicted from the logits at position i - 1, and nothing precedes position 0.
+    """
+    if not 0 < probability < 1:
+        raise ValueError(f"probability must be between 0 and 1, got {probability}.")
+    draw = torch.rand(input_ids.shape, generator=generator, device=input_ids.device) < probability
+    chosen = draw & attention_mask.bool()
+    chosen[:, 0] = False
+    masked = input_ids.masked_fill(chosen, mask_token_id)
+    targets = input_ids.masked_fill(~chosen, IGNORE)
+    return masked, targets
+
+
+def mntp_loss(model, masked_ids: torch.Tensor, attention_mask: torch.Tensor, targets: torch.Tensor,
+              bidirectional: bool = True) -> torch.Tensor:
+    """Cross-entropy of predicting each masked token i from the output at position i - 1.
+
+    Only the positions that predict a masked token go through the output head (49,152 logits each), which
+    keeps the step cheap.
+    """
+    hidden = hidden_states(model, masked_ids, attention_mask, bidirectional)
+    rows, columns = (targets[:, 1:] != IGNORE).nonzero(as_tuple=True)  # column c predicts token c + 1
+    if len(rows) == 0:
+        raise ValueError("No token is masked: use longer texts or a higher masking probability.")
+    logits = model.lm_head(hidden[rows, columns])
+    return torch.nn.functional.cross_entropy(logits, targets[rows, columns + 1])
+
+
+class LoRALinear(torch.nn.Module):
+    """A frozen ``nn.Linear`` plus a trainable low-rank update: W x + (alpha / r) · B A dropout(x).
+
+    A starts random, B at zero, so training starts from the unchanged model (Hu et al. 2021).
+    """
+
+    def __init__(self, base: torch.nn.Linear, rank: int = 16, alpha: float = 32.0, dropout: float = 0.0):
+        super().__init__()
+        self.base, self.rank, self.scale = base, rank, alpha / rank
+        base.weight.requires_grad_(False)
+        self.lora_a = torch.nn.Parameter(torch.randn(rank, base.in_features) / base.in_features**0.5)
+        self.lora_b = torch.nn.Parameter(torch.zeros(base.out_features, rank))
+        self.dropout = torch.nn.Dropout(dropout)
+
+    def forward(self, x):
+        return self.base(x) + self.dropout(x) @ self.lora_a.T @ self.lora_b.T * self.scale
+
+    def merged(self) -> torch.nn.Linear:
+        """A plain ``nn.Linear`` whose weight includes the update (no extra cost at inference)."""
+        with torch.no_grad():
+            self.base.weight += self.scale * self.lora_b @ self.lora_a
+        return self.base
+
+
+LORA_TARGETS = ("q_proj", "v_proj")
+
+
+def add_lora(model, top_layers: int, rank: int = 16, alpha: float = 32.0, dropout: float = 0.0,
+             targets: tuple[str, ...] = LORA_TARGETS) -> list[torch.nn.Parameter]:
+    """Freeze ``model`` and put :class:`LoRALinear` on ``targets`` of its top ``top_layers`` decoder layers.
+
+    Returns the trainable parameters. Lower layers stay frozen, so backpropagation stops at the first
+    adapted layer: the cheaper the fewer layers are adapted.
+    """
+    model.requires_grad_(False)
+    layers = getattr(model, "model", model).layers
+    if not 1 <= top_layers <= len(layers):
+        raise ValueError(f"top_layers must be between 1 and {len(layers)}, got {top_layers}.")
+    trainable = []
+    for layer in layers[len(layers) - top_layers:]:
+        for name in targets:
+            lora = LoRALinear(getattr(layer.self_attn, name), rank, alpha, dropout)
+            setattr(layer.self_attn, name, lora)
+            trainable += [lora.lora_a, lora.lora_b]
+    return trainable
+
+
+def lora_state(model) -> dict[str, torch.Tensor]:
+    """The adapters' tensors only (what the artifact stores: about 1 MB per 10 layers at rank 16)."""
+    return {name: tensor.detach().clone() for name, tensor in model.state_dict().items() if ".lora_" in name}
+
+
+def merge_lora(model):
+    """Fold every :class:`LoRALinear` back into a plain ``nn.Linear`` (in place); returns the model."""
+    for module in list(model.modules()):
+        for name, child in list(module.named_children()):
+            if isinstance(child, LoRALinear):
+                setattr(module, name, child.merged())
+    return model
+
+
+# Step 3: unsupervised SimCSE.
+
+
+def set_attention_dropout(model, probability: float) -> None:
+    """Dropout on the attention weights in train mode: SimCSE's only augmentation (SmolLM2 ships with 0)."""
+    for module in _attention_modules(model):
+        module.attention_dropout = probability
+
+
+def simcse_loss(model, tokenizer, texts: list[str], temperature: float = 0.05, max_length: int = 64) -> torch.Tensor:
+    """Unsupervised SimCSE: each text encoded twice (different dropout), mean pooling, bidirectional
+    attention; InfoNCE with the other texts of the batch as negatives (:func:`helpers.losses.info_nce`)."""
+    from helpers.losses import info_nce
+    from helpers.pooling import mean_pool
+
+    if not model.training:
+        raise ValueError("SimCSE needs dropout: call model.train() (in eval mode both views are identical).")
+    batch = tokenizer(texts, return_tensors="pt", padding=True, truncation=True, max_length=max_length)
+    batch = {key: value.to(model.device) for key, value in batch.items()}
+    views = [mean_pool(hidden_states(model, batch["input_ids"], batch["attention_mask"], bidirectional=True),
+                       batch["attention_mask"]) for _ in range(2)]
+    return info_nce(views[0], views[1], temperature=temperature)
+
+
+# Training data (real news text from the Lee background corpus) and the two training loops.
+
+HELD_OUT_DOCUMENTS = 50  # the last 50 background documents are never trained on
+
+
+def mntp_chunks(tokenizer, seq_len: int = 64, held_out: bool = False) -> torch.Tensor:
+    """Lee background news cut into windows of ``seq_len`` tokens (n, seq_len): training or held-out part."""
+    from helpers.data import load_lee_background
+
+    documents = load_lee_background()
+    part = documents[-HELD_OUT_DOCUMENTS:] if held_out else documents[:-HELD_OUT_DOCUMENTS]
+    ids = [token for document in part for token in tokenizer(document)["input_ids"] + [tokenizer.eos_token_id]]
+    usable = len(ids) // seq_len * seq_len
+    return torch.tensor(ids[:usable]).view(-1, seq_len)
+
+
+def simcse_sentences(min_words: int = 6, max_words: int = 40) -> list[str]:
+    """Sentences of the training part of the Lee background news, for unsupervised SimCSE."""
+    from helpers.data import load_lee_background, split_sentences
+
+    sentences = [s for document in load_lee_background()[:-HELD_OUT_DOCUMENTS] for s in split_sentences(document)]
+    return list(dict.fromkeys(s for s in sentences if min_words <= len(s.split()) <= max_words))
+
+
+def held_out_mntp_loss(model, tokenizer, bidirectional: bool, chunks: int = 16, seq_len: int = 64,
+                       seed: int = 0) -> float:
+    """MNTP loss on fixed masked windows of held-out news (the same masks every call)."""
+    ids = mntp_chunks(tokenizer, seq_len, held_out=True)[:chunks].to(model.device)
+    mask = torch.ones_like(ids)
+    generator = torch.Generator(device=ids.device).manual_seed(seed)
+    masked, targets = mntp_mask(ids, mask, tokenizer.convert_tokens_to_ids(MASK_TOKEN), generator=generator)
+    with torch.no_grad():
+        return mntp_loss(model, masked, mask, targets, bidirectional).item()
+
+
+def train_mntp(model, tokenizer, steps: int, batch_size: int = 8, seq_len: int = 64, lr: float = 1e-3,
+               seed: int = 42, parameters=None, progress: bool = True) -> list[float]:
+    """MNTP with bidirectional attention on the training news windows; returns the loss of every step."""
+    from tqdm.auto import tqdm
+
+    chunks = mntp_chunks(tokenizer, seq_len)
+    mask_id = tokenizer.convert_tokens_to_ids(MASK_TOKEN)
+    generator = torch.Generator().manual_seed(seed)
+    parameters = list(parameters if parameters is not None else (p for p in model.parameters() if p.requires_grad))
+    optimizer = torch.optim.AdamW(parameters, lr=lr)
+    model.train()
+    losses = []
+    for _ in tqdm(range(steps), desc="MNTP", disable=not progress):
+        ids = chunks[torch.randint(len(chunks), (batch_size,), generator=generator)].to(model.device)
+        attention_mask = torch.ones_like(ids)
+        masked, targets = mntp_mask(ids, attention_mask, mask_id, generator=generator)
+        loss = mntp_loss(model, masked, attention_mask, targets, bidirectional=True)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    model.eval()
+    return losses
+
+
+def train_simcse(model, tokenizer, steps: int, batch_size: int = 16, lr: float = 1e-4, dropout: float = 0.1,
+                 seed: int = 42, parameters=None, progress: bool = True) -> list[float]:
+    """Unsupervised SimCSE on news sentences (attention dropout ``dropout``); returns every step's loss."""
+    from tqdm.auto import tqdm
+
+    sentences = simcse_sentences()
+    generator = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(sentences), generator=generator).tolist()
+    parameters = list(parameters if parameters is not None else (p for p in model.parameters() if p.requires_grad))
+    optimizer = torch.optim.AdamW(parameters, lr=lr)
+    set_attention_dropout(model, dropout)
+    torch.manual_seed(seed)  # dropout masks
+    model.train()
+    losses = []
+    for step in tqdm(range(steps), desc="SimCSE", disable=not progress):
+        start = step * batch_size % len(order)
+        batch = [sentences[k] for k in order[start: start + batch_size]]
+        loss = simcse_loss(model, tokenizer, batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    model.eval()
+    set_attention_dropout(model, 0.0)
+    return losses
+
+
+# The trained artifact: scripts/train_llm2vec.py makes it; llm2vec_model() rebuilds it when missing.
+
+RECIPE = {"top_layers": 10, "rank": 16, "alpha": 32.0, "mntp_steps": 60, "mntp_lr": 1e-3, "batch_size": 8,
+          "seq_len": 64, "simcse_steps": 40, "simcse_batch_size": 16, "simcse_lr": 1e-4, "seed": 42}
+
+
+def artifact_path():
+    """Where the LoRA adapters of both stages and their loss curves are stored."""
+    from helpers import config
+
+    return config.cache_dir() / "llm2vec" / "smollm2_llm2vec.pt"
+
+
+def fresh_copy():
+    """A trainable deep copy of SmolLM2 (the shared, cached model is never modified)."""
+    import copy
+
+    from helpers.models import load_smollm2
+
+    tokenizer, model = load_smollm2()
+    return tokenizer, copy.deepcopy(model)
+
+
+def build_artifact(recipe: dict = RECIPE, progress: bool = True) -> dict:
+    """Train MNTP (LoRA on the top layers), merge, then SimCSE (a new LoRA), and save both adapters."""
+    from helpers import config
+
+    config.seed_everything(recipe["seed"])
+    tokenizer, model = fresh_copy()
+    lora = add_lora(model, recipe["top_layers"], recipe["rank"], recipe["alpha"])
+    mntp_losses = train_mntp(model, tokenizer, recipe["mntp_steps"], recipe["batch_size"], recipe["seq_len"],
+                             recipe["mntp_lr"], recipe["seed"], lora, progress)
+    mntp_adapters = lora_state(model)
+    merge_lora(model)
+    config.seed_everything(recipe["seed"])
+    lora = add_lora(model, recipe["top_layers"], recipe["rank"], recipe["alpha"])
+    simcse_losses = train_simcse(model, tokenizer, recipe["simcse_steps"], recipe["simcse_batch_size"],
+                                 recipe["simcse_lr"], seed=recipe["seed"], parameters=lora, progress=progress)
+    artifact = {"recipe": dict(recipe), "mntp": mntp_adapters, "mntp_losses": mntp_losses,
+                "simcse": lora_state(model), "simcse_losses": simcse_losses}
+    path = artifact_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(artifact, path)
+    return artifact
+
+
+def load_artifact(recipe: dict = RECIPE) -> dict:
+    """The saved adapters and loss curves; trained now (minutes on a CPU) if missing or made by another recipe."""
+    path = artifact_path()
+    if path.exists():
+        artifact = torch.load(path, weights_only=True)
+        if artifact["recipe"] == dict(recipe):
+            return artifact
+    return build_artifact(recipe)
+
+
+def llm2vec_model(stage: str, recipe: dict = RECIPE):
+    """``(tokenizer, model)``: SmolLM2 after LLM2Vec's ``"mntp"`` stage, or after ``"simcse"`` (MNTP then
+    SimCSE), adapters merged; use it with ``smollm2_embedder(bidirectional=True, model=model)``."""
+    if stage not in ("mntp", "simcse"):
+        raise ValueError(f"stage must be 'mntp' or 'simcse', got {stage!r}.")
+    artifact = load_artifact(recipe)
+    tokenizer, model = fresh_copy()
+    for part in ("mntp", "simcse")[: 1 + (stage == "simcse")]:
+        add_lora(model, recipe["top_layers"], recipe["rank"], recipe["alpha"])
+        unexpected = model.load_state_dict(artifact[part], strict=False).unexpected_keys
+        if unexpected:
+            raise ValueError(f"The artifact does not fit the recipe ({unexpected[:3]}): delete {artifact_path()}.")
+        merge_lora(model)
+    return tokenizer, model.eval()

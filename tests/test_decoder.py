@@ -1,0 +1,115 @@
+"""The from-scratch Llama (helpers.decoder) against transformers' SmolLM2, and the decoder embedders."""
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import decoder
+from helpers.embed import smollm2_embedder
+from helpers.models import load_smollm2
+from helpers.pooling import pool
+
+TEXTS = ["The bank raised interest rates again on Tuesday.", "Hi", "Rotary embeddings rotate pairs of dimensions."]
+
+
+@pytest.fixture(scope="module")
+def models():
+    tokenizer, reference = load_smollm2()
+    return tokenizer, reference, decoder.load_smollm2_from_scratch()
+
+
+def test_last_hidden_states_equal_transformers_on_a_padded_batch(models):
+    tokenizer, reference, scratch = models
+    batch = tokenizer(TEXTS, return_tensors="pt", padding=True)
+    real = batch["attention_mask"].bool()
+    assert not real.all()  # the batch really is padded
+    with torch.no_grad():
+        ours = scratch(batch["input_ids"], batch["attention_mask"])
+        theirs = reference.model(**batch).last_hidden_state
+    assert (ours - theirs).abs()[real].max() < 1e-3
+
+
+def test_greedy_generation_is_identical(models):
+    tokenizer, reference, scratch = models
+    prompt = tokenizer(["The capital of France is"], return_tensors="pt")["input_ids"]
+    theirs = reference.generate(prompt, max_new_tokens=6, do_sample=False)
+    ours = scratch.generate_greedy(prompt, max_new_tokens=6, eos_token_id=tokenizer.eos_token_id)
+    assert torch.equal(ours, theirs)
+
+
+def test_left_and_right_padding_give_the_same_vectors(models):
+    tokenizer, _, scratch = models
+    ids = [row + [tokenizer.eos_token_id] for row in tokenizer(TEXTS)["input_ids"]]
+    pooled = {}
+    try:
+        for side in ("right", "left"):
+            tokenizer.padding_side = side
+            batch = tokenizer.pad({"input_ids": ids}, return_tensors="pt")
+            with torch.no_grad():
+                hidden = scratch(batch["input_ids"], batch["attention_mask"])
+            pooled[side] = {m: pool(hidden, batch["attention_mask"], m) for m in ("last", "mean", "weighted_mean")}
+    finally:
+        tokenizer.padding_side = "right"
+    for method in ("last", "mean", "weighted_mean"):
+        assert torch.allclose(pooled["right"][method], pooled["left"][method], atol=1e-3), method
+
+
+def test_causal_mask_first_token_never_sees_the_last(models):
+    tokenizer, _, scratch = models
+    a = tokenizer(["The bank raised interest rates"], return_tensors="pt")["input_ids"]
+    b = a.clone()
+    b[0, -1] = tokenizer.convert_tokens_to_ids("_")
+    with torch.no_grad():
+        assert torch.equal(scratch(a)[0, 0], scratch(b)[0, 0])
+        assert not torch.allclose(scratch(a, bidirectional=True)[0, 0], scratch(b, bidirectional=True)[0, 0])
+
+
+def test_scratch_embedder_equals_smollm2_embedder(models):
+    tokenizer, _, scratch = models
+    for pooling in ("mean", "last"):
+        ours = decoder.ScratchDecoderEmbedder(tokenizer, scratch, pooling)
+        theirs = smollm2_embedder(pooling)
+        ours.cache = theirs.cache = False
+        assert np.abs(ours.encode(TEXTS) - theirs.encode(TEXTS)).max() < 1e-4
+
+
+def test_sweep_views_equal_the_embedders(models):
+    tokenizer, reference, _ = models
+    sweep = decoder.LayerPoolingSweep(tokenizer, reference)
+    for pooling, layer in (("mean", None), ("last", None), ("weighted_mean", None), ("mean", 12)):
+        direct = smollm2_embedder(pooling, layer=layer)
+        direct.cache = False
+        assert np.abs(sweep.view(pooling, layer).encode(TEXTS) - direct.encode(TEXTS)).max() < 1e-4
+
+
+def test_fingerprint_follows_in_place_changes(models):
+    _, _, scratch = models
+    before = decoder.cached_weights_fingerprint(scratch)
+    with torch.no_grad():
+        scratch.norm.weight[0] += 1.0
+    try:
+        assert decoder.cached_weights_fingerprint(scratch) != before
+    finally:
+        with torch.no_grad():
+            scratch.norm.weight[0] -= 1.0
+
+
+def test_bad_input_is_explained(models):
+    tokenizer, reference, scratch = models
+    with pytest.raises(ValueError, match="layer must be"):
+        smollm2_embedder("mean", layer=31)
+    with pytest.raises(ValueError, match="one prompt"):
+        scratch.generate_greedy(torch.ones(2, 3, dtype=torch.long))
+    with pytest.raises(ValueError, match="attention_mask"):
+        scratch(torch.ones(1, 3, dtype=torch.long), torch.ones(1, 4))
+
+
+def test_exercise_solutions_pass(load_solution):
+    from helpers.exercises import decoder as checks
+
+    solution = load_solution("05_decoder_embeddings")
+    assert checks.check_weighted_mean_pool(solution.weighted_mean_pool)
+    assert checks.check_padding_only_bias(solution.padding_only_bias)
+    assert checks.check_last_token_pool(solution.last_token_pool)
+    assert not checks.check_last_token_pool(lambda hidden, mask: hidden[:, -1])
+    assert not checks.check_padding_only_bias(...)
