@@ -366,8 +366,6 @@ class LayerPoolingSweep:
 
 
 class _SweepView(Embedder):
-    cache = False  # the sweep keeps its vectors in memory; dozens of views need no files
-
     def __init__(self, sweep: LayerPoolingSweep, pooling: str, layer: int):
         if not 0 <= layer <= sweep.num_layers:
             raise ValueError(f"layer must be between 0 and {sweep.num_layers}, got {layer}.")

@@ -1,0 +1,92 @@
+"""Echo embeddings (helpers.echo): templates, the span mask, scratch = transformers, the triples."""
+
+import numpy as np
+import pytest
+
+from helpers import echo
+from helpers.decoder import load_smollm2_from_scratch
+from helpers.embed import smollm2_embedder
+from helpers.models import load_smollm2
+
+TEXTS = ["She loves the sea but fears deep water.", "Short text.", "Markets fell sharply on Monday."]
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return load_smollm2()[0]
+
+
+@pytest.mark.parametrize("name", sorted(echo.ECHO_TEMPLATES))
+def test_span_mask_covers_exactly_the_last_copy(tokenizer, name):
+    batch = echo.tokenize_with_span(tokenizer, TEXTS, echo.ECHO_TEMPLATES[name])
+    for row, text in enumerate(TEXTS):
+        span = batch["span_mask"][row].bool()
+        assert tokenizer.decode(batch["input_ids"][row][span]).strip() == text
+        assert (batch["attention_mask"][row][span] == 1).all()
+    copies = echo.ECHO_TEMPLATES[name].count("{text}")
+    assert (batch["attention_mask"].sum(1) >= copies * batch["span_mask"].sum(1)).all()
+
+
+def test_span_mask_under_left_padding_and_with_eos(tokenizer):
+    tokenizer.padding_side = "left"
+    try:
+        batch = echo.tokenize_with_span(tokenizer, TEXTS, echo.ECHO_TEMPLATES["echo"], append_eos=True)
+    finally:
+        tokenizer.padding_side = "right"
+    for row, text in enumerate(TEXTS):
+        pooled = batch["input_ids"][row][batch["span_mask"][row].bool()]
+        assert pooled[-1] == tokenizer.eos_token_id
+        assert tokenizer.decode(pooled[:-1]).strip() == text
+
+
+def test_truncation_keeps_both_copies_inside_max_length(tokenizer):
+    long = " ".join(["word"] * 400)
+    batch = echo.tokenize_with_span(tokenizer, [long], echo.ECHO_TEMPLATES["echo"], max_length=64)
+    assert batch["attention_mask"].sum() <= 64
+    with pytest.raises(ValueError, match="no room"):
+        echo.tokenize_with_span(tokenizer, [long], echo.ECHO_TEMPLATES["echo"], max_length=10)
+
+
+def test_echo_on_the_scratch_model_equals_transformers(tokenizer):
+    scratch = load_smollm2_from_scratch()
+    for pooling in ("mean", "last"):
+        ours = echo.EchoEmbedder(tokenizer, scratch, pooling)
+        theirs = smollm2_embedder(pooling, echo=True)
+        ours.cache = theirs.cache = False
+        assert np.abs(ours.encode(TEXTS) - theirs.encode(TEXTS)).max() < 1e-4
+
+
+def test_classical_template_equals_the_plain_embedder():
+    for pooling in ("mean", "last"):
+        plain, classical = smollm2_embedder(pooling), smollm2_embedder(pooling, echo="classical")
+        plain.cache = classical.cache = False
+        assert np.abs(plain.encode(TEXTS) - classical.encode(TEXTS)).max() < 1e-5
+
+
+def test_triples_share_the_first_half_with_the_negative_only():
+    triples = echo.shared_prefix_triples()
+    assert len(triples) >= 30 and len({t for triple in triples for t in triple}) == 3 * len(triples)
+    for query, positive, negative in triples:
+        half = len(query) // 3
+        assert negative[:half] == query[:half] and positive[:half] != query[:half]
+
+
+def test_bootstrap_ci_and_bad_input():
+    mean, low, high = echo.bootstrap_ci(np.array([1.0, 0.0] * 20))
+    assert mean == 0.5 and low < 0.5 < high and high - low < 0.4
+    with pytest.raises(ValueError, match="at least two"):
+        echo.bootstrap_ci(np.array([1.0]))
+    with pytest.raises(ValueError, match="Unknown echo template"):
+        smollm2_embedder("mean", echo="twice")
+    with pytest.raises(ValueError, match="leave template"):
+        smollm2_embedder("mean", echo=True, template="Query: {text}")
+
+
+def test_exercise_solutions_pass(load_solution):
+    from helpers.exercises import echo as checks
+
+    solution = load_solution("06_echo_embeddings")
+    assert checks.check_span_mean(solution.span_mean)
+    assert checks.check_triple_accuracy(solution.triple_accuracy)
+    assert checks.check_bootstrap_ci(solution.bootstrap_ci)
+    assert not checks.check_triple_accuracy(lambda q, p, n: 0.0)
