@@ -15,7 +15,8 @@ def report(ok: bool, message: str) -> bool:
 
 
 def not_done(answer) -> bool:
-    """True (and a friendly note) when the learner has not written an answer yet."""
+    """True (and a friendly note) when the learner has not written an answer yet: the answer, or what the
+    learner's function returned, is ``None`` or ``...``."""
     if answer is None or answer is Ellipsis:
         print("⏳ Not answered yet: replace the `...` with your answer and run the cell again.")
         return True

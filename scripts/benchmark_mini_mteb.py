@@ -1,0 +1,41 @@
+"""Time the offline mini-MTEB on the course's two reference models, cache off (budget: MiniLM ≤ 10 s,
+SmolLM2 mean pooling ≤ 60 s on 2 CPU cores; model loading is timed apart).
+
+    python scripts/benchmark_mini_mteb.py
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from helpers import evaluate
+from helpers.embed import minilm_embedder, smollm2_embedder
+
+BUDGET_S = {"all-MiniLM-L6-v2": 10.0, "SmolLM2-135M mean": 60.0}
+
+
+def main() -> int:
+    print(f"torch threads: {torch.get_num_threads()}")
+    over = []
+    for name, make in (("all-MiniLM-L6-v2", minilm_embedder), ("SmolLM2-135M mean", smollm2_embedder)):
+        start = time.perf_counter()
+        embedder = make()
+        load_s = time.perf_counter() - start
+        embedder.cache = False
+        start = time.perf_counter()
+        table = evaluate.mini_mteb(embedder)
+        eval_s = time.perf_counter() - start
+        print(f"{name:20s} load {load_s:5.1f} s   mini-MTEB {eval_s:5.1f} s (budget {BUDGET_S[name]:.0f} s)   "
+              f"average {table.loc['average', 'score']:.4f}")
+        print(table[["score", "seconds"]].round(3).to_string(), "\n")
+        if eval_s > BUDGET_S[name]:
+            over.append(name)
+    if over:
+        print(f"Over budget: {', '.join(over)} (is the machine busy?)")
+    return 1 if over else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,22 @@
+import numpy as np
+
+from helpers.exercises import tour
+
+
+def test_solutions_pass(load_solution):
+    solution = load_solution("00_tour")
+    assert tour.check_cosine(solution.cosine)
+    assert tour.check_top_k(solution.top_k)
+    assert tour.check_most_similar(solution.most_similar)
+
+
+def test_wrong_and_missing_answers_are_explained(capsys):
+    assert not tour.check_cosine(lambda u, v: float(u @ v))
+    assert "Divide" in capsys.readouterr().out
+    assert not tour.check_top_k(lambda q, c, k: np.argsort(c @ q)[:k])
+    assert not tour.check_cosine(...)
+    assert "Not answered yet" in capsys.readouterr().out
+    assert not tour.check_top_k(lambda q, c, k: None)  # the notebook's unanswered stub returns None
+    assert "Not answered yet" in capsys.readouterr().out
+    assert not tour.check_most_similar(lambda q, c: 1 / 0)
+    assert "ZeroDivisionError" in capsys.readouterr().out
