@@ -1,0 +1,138 @@
+"""helpers.frontier: latent attention = torch's multi-head attention, split forward = full forward,
+GRIT's losses, positive-aware filtering. A tiny random Llama keeps the file fast (SmolLM2 is used in notebook 10)."""
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import frontier
+from helpers.decoder import Llama, LlamaSizes
+from helpers.encoder import minilm_tokenizer
+from helpers.pooling import mean_pool
+
+TEXTS = ["The bank raised interest rates again.", "Bushfires burned west of Sydney on Monday afternoon.", "Hi"]
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    torch.manual_seed(0)
+    sizes = LlamaSizes(vocab_size=30522, hidden_size=32, intermediate_size=64, num_layers=4, num_heads=4,
+                       num_kv_heads=2)
+    return minilm_tokenizer(), Llama(sizes).eval().requires_grad_(False)
+
+
+@pytest.fixture
+def store(tiny, tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_CACHE", str(tmp_path))
+    tokenizer, model = tiny
+
+    def make(layer, bidirectional=False):
+        return frontier.StateStore(model, tokenizer, layer, bidirectional=bidirectional)
+    return make
+
+
+def test_cross_attention_equals_torch_multihead_attention():
+    torch.manual_seed(0)
+    ours = frontier.CrossAttention(16, heads=4)
+    theirs = torch.nn.MultiheadAttention(16, 4, bias=False, batch_first=True)
+    with torch.no_grad():
+        theirs.in_proj_weight.copy_(torch.cat([ours.q_proj.weight, ours.k_proj.weight, ours.v_proj.weight]))
+        theirs.out_proj.weight.copy_(ours.o_proj.weight)
+    x, context = torch.randn(2, 7, 16), torch.randn(2, 5, 16)
+    expected, _ = theirs(x, context, context, need_weights=False)
+    assert torch.allclose(ours(x, context), expected, atol=1e-5)
+
+
+def test_untrained_heads_are_mean_pooling_and_padding_is_ignored():
+    hidden, mask = torch.randn(2, 6, 32), torch.tensor([[1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1]])
+    for head in (frontier.LatentAttentionPooling(32, num_latents=8, heads=4), frontier.MeanMLPPooling(32)):
+        assert torch.allclose(head(hidden, mask), mean_pool(hidden, mask), atol=1e-6)
+        with torch.no_grad():
+            for parameter in head.parameters():
+                parameter.add_(0.1 * torch.randn_like(parameter))
+        changed = hidden.clone()
+        changed[0, 4:] = 99.0  # padding
+        assert torch.allclose(head(hidden, mask)[0], head(changed, mask)[0], atol=1e-5)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_stored_states_plus_top_layers_equal_the_full_forward(tiny, store, bidirectional):
+    tokenizer, model = tiny
+    batch = tokenizer(TEXTS, return_tensors="pt", padding=True)
+    full = model(batch["input_ids"], batch["attention_mask"], bidirectional=bidirectional)
+    expected = mean_pool(full, batch["attention_mask"])
+    lower = store(2, bidirectional)
+    lower.ensure(TEXTS, progress=False)
+    states, mask = lower.batch(TEXTS)
+    top = frontier.TopLayers(model, first_layer=2)
+    assert torch.allclose(mean_pool(top(states, mask, bidirectional), mask), expected, atol=1e-2)
+    final = store(4, bidirectional)
+    final.ensure(TEXTS, progress=False)
+    assert final.path().exists() and frontier.StateStore(model, tokenizer, 4, bidirectional).batch(TEXTS)[0].shape == \
+        (3, full.shape[1], 32)
+    states, mask = final.batch(TEXTS)
+    assert torch.allclose(mean_pool(states, mask), expected, atol=1e-2)
+
+
+def test_missing_states_give_a_clear_error(store):
+    with pytest.raises(KeyError, match="ensure"):
+        store(2).batch(["never stored"])
+
+
+def test_next_token_loss_matches_the_full_model(tiny):
+    tokenizer, model = tiny
+    ids = torch.randint(0, 30522, (2, 9), generator=torch.Generator().manual_seed(1))
+    logits = model.logits(model(ids))
+    expected = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, 30522), ids[:, 1:].reshape(-1))
+    states = frontier.window_states(model, ids, layer=3)
+    assert frontier.TopLayers(model, 3).next_token_loss(states, ids).item() == pytest.approx(expected.item(), abs=1e-4)
+
+
+def test_embedding_only_tuning_moves_the_next_token_loss_more_than_joint(tiny, store):
+    tokenizer, model = tiny
+    queries = [f"query number {k} about topic {k % 5}" for k in range(16)]
+    passages = [f"passage {k} on topic {k % 5} with more words" for k in range(16)]
+    ids = torch.randint(0, 30522, (16, 12), generator=torch.Generator().manual_seed(2))
+    states = frontier.window_states(model, ids, layer=2)
+    lower = store(2, True)
+    tops = {joint: frontier.train_grit(model, lower, queries, passages, np.arange(16), states, ids, joint=joint,
+                                       steps=6, batch_size=8, lm_batch_size=4, lr=1e-2, progress=False)
+            for joint in (False, True)}
+    for _, history in tops.values():
+        assert len(history["contrastive"]) == len(history["next_token"]) == 6
+    assert tops[True][1]["contrastive"][0] == pytest.approx(tops[False][1]["contrastive"][0])  # same first batch
+    assert tops[True][1]["next_token"][-1] < tops[False][1]["next_token"][-1]
+
+
+def test_positive_aware_filtering_drops_near_positive_candidates():
+    q = np.array([[1.0, 0.0]])
+    angles = np.array([0.1, 0.2, 0.5, 1.0])
+    passages = np.column_stack([np.cos(angles), np.sin(angles)])  # scores 0.995, 0.980, 0.878, 0.540
+    assert frontier.positive_aware_negatives(q, passages, [0], k=1, max_ratio=None).tolist() == [[1]]
+    assert frontier.positive_aware_negatives(q, passages, [0], k=2, max_ratio=0.95).tolist() == [[2, 3]]
+    with pytest.raises(ValueError, match="fewer"):
+        frontier.positive_aware_negatives(q, passages, [0], k=3, max_ratio=0.95)
+    with pytest.raises(ValueError, match="max_ratio"):
+        frontier.positive_aware_negatives(q, passages, [0], max_ratio=1.5)
+
+
+def test_training_pairs_are_disjoint_from_the_evaluation():
+    from helpers import data
+
+    pairs = frontier.training_pairs(64)
+    queries, passages, positive = pairs.queries, pairs.passages, pairs.positive
+    task = data.inverse_cloze_task()
+    held_out = set(task.queries) | {s for doc in task.corpus for s in data.split_sentences(doc)}
+    assert not held_out & set(queries)
+    assert not held_out & {s for p in passages for s in data.split_sentences(p)}
+    assert len(queries) == 64 and positive.max() == len(passages) - 1
+
+
+def test_solutions_pass_their_checks(load_solution):
+    from helpers.exercises import frontier as exercises
+
+    solution = load_solution("10_frontier_architectures")
+    assert exercises.check_latent_attention(solution.attend)
+    assert exercises.check_positive_aware_filter(solution.keep_negatives)
+    assert not exercises.check_latent_attention(...)
+    assert not exercises.check_positive_aware_filter(lambda s, p, r: s > r * p)
