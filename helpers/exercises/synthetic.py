@@ -1,0 +1,78 @@
+"""Checks for the exercises of notebook 08 (synthetic data with an LLM)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from helpers import synthetic
+from helpers.exercises import not_done, report
+
+
+def _call(function, *args):
+    try:
+        return function(*args), None
+    except Exception as error:  # the learner's code failed: say how, don't crash the notebook
+        return None, f"raised {type(error).__name__}: {error}"
+
+
+def check_fusion(fuse) -> bool:
+    """``fuse(scores_a, scores_b)`` must return reciprocal-rank-fusion scores (k = 60) of the same items."""
+    if not_done(fuse):
+        return False
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=7), rng.normal(size=7)
+    expected = synthetic.reciprocal_rank_fusion(a, b, k=60)
+    got, error = _call(fuse, a, b)
+    if error:
+        return report(False, f"fuse(a, b) {error}")
+    if not_done(got):
+        return False
+    got = np.asarray(got, dtype=float)
+    if got.shape != expected.shape:
+        return report(False, f"Return one fused score per item: shape {expected.shape}, got {got.shape}.")
+    if np.allclose(got, 1 / (60 + np.argsort(-a)) + 1 / (60 + np.argsort(-b))):
+        return report(False, "Those are positions of the sorted items, not each item's rank: invert the argsort.")
+    if not np.allclose(got, expected, atol=1e-9):
+        return report(False, "Each item scores 1/(60 + rank in a) + 1/(60 + rank in b), rank 1 = highest score.")
+    return report(True, "Fusion is right: only ranks count, so scores on different scales mix safely.")
+
+
+def check_extract_json(extract) -> bool:
+    """``extract(text)`` must return the first JSON object in ``text`` as a dict, or ``None`` when there is none."""
+    if not_done(extract):
+        return False
+    cases = [
+        ('Sure! {"a": "b"} Hope it helps.', {"a": "b"}),
+        ('```json\n{"q": "what is {x}?", "n": {"m": 1}}\n```', {"q": "what is {x}?", "n": {"m": 1}}),
+        ('{"user_query": "cut off mid-', None),
+        ("no JSON here at all", None),
+        ('{"a": 1,}', None),
+    ]
+    for text, expected in cases:
+        got, error = _call(extract, text)
+        if error:
+            return report(False, f"extract({text!r}) {error}")
+        if got != expected:
+            return report(False, f"extract({text!r}) gave {got!r}, expected {expected!r}. Mind braces inside "
+                                 "strings, unfinished objects and invalid JSON (return None, don't raise).")
+    return report(True, "Your extractor survives chatty, fenced, truncated and invalid answers.")
+
+
+def check_window(window_ranks) -> bool:
+    """``window_ranks(scores, low, high)`` must return the indices at 1-based ranks low..high, best first."""
+    if not_done(window_ranks):
+        return False
+    rng = np.random.default_rng(2)
+    scores = rng.normal(size=150)
+    expected = np.argsort(-scores, kind="stable")[29:100].tolist()
+    got, error = _call(window_ranks, scores, 30, 100)
+    if error:
+        return report(False, f"window_ranks(scores, 30, 100) {error}")
+    if not_done(got):
+        return False
+    got = [int(i) for i in got]
+    if len(got) != 71:
+        return report(False, f"Ranks 30..100 inclusive are 71 items, you returned {len(got)}: mind the 1-based ranks.")
+    if got != expected:
+        return report(False, "Sort the scores from highest to lowest and take positions 29..99 (0-based).")
+    return report(True, "That is SFR's window: similar enough to be hard, far enough to be rarely a positive.")
