@@ -236,7 +236,8 @@ def train_mntp(model, tokenizer, steps: int, batch_size: int = 8, seq_len: int =
     optimizer = torch.optim.AdamW(parameters, lr=lr)
     model.train()
     losses = []
-    for _ in tqdm(range(steps), desc="MNTP", disable=not progress):
+    bar = tqdm(range(steps), desc="MNTP", disable=not progress)
+    for _ in bar:
         ids = chunks[torch.randint(len(chunks), (batch_size,), generator=generator)].to(model.device)
         attention_mask = torch.ones_like(ids)
         masked, targets = mntp_mask(ids, attention_mask, mask_id, generator=generator)
@@ -245,6 +246,7 @@ def train_mntp(model, tokenizer, steps: int, batch_size: int = 8, seq_len: int =
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
+        bar.set_postfix(loss=f"{loss.item():.3f}")
     model.eval()
     return losses
 
@@ -263,7 +265,8 @@ def train_simcse(model, tokenizer, steps: int, batch_size: int = 16, lr: float =
     torch.manual_seed(seed)  # dropout masks
     model.train()
     losses = []
-    for step in tqdm(range(steps), desc="SimCSE", disable=not progress):
+    bar = tqdm(range(steps), desc="SimCSE", disable=not progress)
+    for step in bar:
         start = step * batch_size % len(order)
         batch = [sentences[k] for k in order[start: start + batch_size]]
         loss = simcse_loss(model, tokenizer, batch)
@@ -271,6 +274,7 @@ def train_simcse(model, tokenizer, steps: int, batch_size: int = 16, lr: float =
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
+        bar.set_postfix(loss=f"{loss.item():.3f}")
     model.eval()
     set_attention_dropout(model, 0.0)
     return losses
@@ -278,8 +282,8 @@ def train_simcse(model, tokenizer, steps: int, batch_size: int = 16, lr: float =
 
 # The trained artifact: scripts/train_llm2vec.py makes it; llm2vec_model() rebuilds it when missing.
 
-RECIPE = {"top_layers": 10, "rank": 16, "alpha": 32.0, "mntp_steps": 60, "mntp_lr": 1e-3, "batch_size": 8,
-          "seq_len": 64, "simcse_steps": 40, "simcse_batch_size": 16, "simcse_lr": 1e-4, "seed": 42}
+RECIPE = {"top_layers": 8, "rank": 16, "alpha": 32.0, "mntp_steps": 15, "mntp_lr": 2e-3, "batch_size": 8,
+          "seq_len": 64, "simcse_steps": 10, "simcse_batch_size": 16, "simcse_lr": 2e-4, "seed": 42}
 
 
 def artifact_path():

@@ -1,7 +1,8 @@
 """Train the LLM2Vec stages of notebook 07 on SmolLM2-135M and save the adapters (reproducible, seeded).
 
-    python scripts/train_llm2vec.py              # writes <cache>/llm2vec/smollm2_llm2vec.pt
-    python scripts/train_llm2vec.py --evaluate   # then also scores both stages on the offline mini-MTEB
+    python scripts/train_llm2vec.py              # writes <cache>/llm2vec/smollm2_llm2vec.pt (if missing)
+    python scripts/train_llm2vec.py --retrain    # train again even if the file exists
+    python scripts/train_llm2vec.py --evaluate   # also score both stages on the offline mini-MTEB
 
 Stage 2 (MNTP) trains LoRA adapters on the top layers with bidirectional attention; stage 3 (SimCSE) trains
 new adapters on top of the merged MNTP model. The recipe is ``helpers.llm2vec.RECIPE``. Notebook 07 runs the
@@ -18,14 +19,15 @@ import time
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--retrain", action="store_true", help="train even if the artifact exists")
     parser.add_argument("--evaluate", action="store_true", help="score both stages on mini-MTEB afterwards")
     args = parser.parse_args()
 
     from helpers import llm2vec
 
     start = time.perf_counter()
-    artifact = llm2vec.build_artifact()
-    print(f"trained in {time.perf_counter() - start:.0f} s -> {llm2vec.artifact_path()}")
+    artifact = llm2vec.build_artifact() if args.retrain else llm2vec.load_artifact()
+    print(f"ready in {time.perf_counter() - start:.0f} s: {llm2vec.artifact_path()}")
     print(f"MNTP loss {artifact['mntp_losses'][0]:.3f} -> {artifact['mntp_losses'][-1]:.3f}; "
           f"SimCSE loss {artifact['simcse_losses'][0]:.3f} -> {artifact['simcse_losses'][-1]:.3f}")
     if args.evaluate:
