@@ -8,7 +8,7 @@ come from real text without labels:
 * :func:`inverse_cloze_pairs` — a sentence and the rest of its passage (Lee et al. 2019);
 * :func:`adjacent_sentence_pairs` — a sentence and the one after it.
 
-Both are built by :func:`training_pairs` from the Lee background documents that the mini-MTEB does **not**
+Both (or a mix) are built by :func:`training_pairs` from the Lee background documents that the mini-MTEB does **not**
 evaluate on (:func:`helpers.mlm.training_background`): the evaluation's inverse-cloze queries and passages
 (:func:`helpers.data.inverse_cloze_task`) never appear in training. :func:`train_bi_encoder` runs the
 siamese loop with :func:`helpers.losses.info_nce` (in-batch negatives).
@@ -57,16 +57,25 @@ def adjacent_sentence_pairs(documents, min_words: int = 6):
     return pairs
 
 
-def training_pairs(kind: str = "inverse_cloze", seed: int = 42) -> list[tuple[str, str]]:
-    """Training pairs from the Lee background documents the evaluation does not use, shuffled with ``seed``."""
-    builders = {"inverse_cloze": lambda docs: inverse_cloze_pairs(docs, seed=seed),
-                "adjacent": adjacent_sentence_pairs}
+def training_pairs(kind: str = "mixed", seed: int = 42) -> list[tuple[str, str]]:
+    """Training pairs from the Lee background documents the evaluation does not use, shuffled with ``seed``.
+
+    ``kind`` is ``"inverse_cloze"``, ``"adjacent"`` or ``"mixed"`` (both; a query that occurs twice keeps
+    its first pair, so no batch holds two pairs with the same query).
+    """
+    documents = training_background()
+    builders = {"inverse_cloze": lambda: inverse_cloze_pairs(documents, seed=seed),
+                "adjacent": lambda: adjacent_sentence_pairs(documents),
+                "mixed": lambda: inverse_cloze_pairs(documents, seed=seed) + adjacent_sentence_pairs(documents)}
     if kind not in builders:
         raise ValueError(f"Unknown kind {kind!r}; choose one of {sorted(builders)}.")
-    pairs = builders[kind](training_background())
     evaluation = data.inverse_cloze_task()
     held_out = set(evaluation.queries) | set(evaluation.corpus)
-    pairs = [pair for pair in pairs if pair[0] not in held_out and pair[1] not in held_out]
+    pairs = {}
+    for query, document in builders[kind]():
+        if query not in held_out and document not in held_out:
+            pairs.setdefault(query, document)
+    pairs = list(pairs.items())
     order = np.random.default_rng(seed).permutation(len(pairs))
     return [pairs[k] for k in order]
 

@@ -20,7 +20,7 @@ def _solutions(name):
     return module
 
 
-@pytest.mark.parametrize("kind", ["inverse_cloze", "adjacent"])
+@pytest.mark.parametrize("kind", ["inverse_cloze", "adjacent", "mixed"])
 def test_training_pairs_never_contain_evaluation_text(kind):
     task = data.inverse_cloze_task()
     pairs = sbert.training_pairs(kind)
