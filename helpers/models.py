@@ -60,7 +60,9 @@ def smollm2_gguf_path() -> Path:
 def load_minilm(from_hub: bool = False):
     """all-MiniLM-L6-v2 as a ``sentence_transformers.SentenceTransformer`` (22.7M parameters, dim 384)."""
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
 
+    transformers_logging.disable_progress_bar()  # the per-tensor loading bars would flood notebook outputs
     source = MINILM_HUB_ID if _use_hub(from_hub) else str(minilm_path())
     return SentenceTransformer(source, device=config.device())
 
@@ -73,7 +75,9 @@ def load_smollm2(from_hub: bool = False):
     the result is cached, so every later call in the same process returns the same objects.
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as transformers_logging
 
+    transformers_logging.disable_progress_bar()  # the per-tensor loading bars would flood notebook outputs
     if _use_hub(from_hub):
         tokenizer = AutoTokenizer.from_pretrained(SMOLLM2_HUB_ID)
         model = AutoModelForCausalLM.from_pretrained(SMOLLM2_HUB_ID, torch_dtype="float32")
