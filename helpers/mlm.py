@@ -185,8 +185,10 @@ def pretrain_mlm(steps: int = 200, batch_size: int = 16, sequence_length: int = 
                  warmup_steps: int = 20, eval_every: int = 40, seed: int = 42, speeches: int = 94,
                  encoder_config: EncoderConfig = SMALL_CONFIG, progress: bool = True):
     """Pre-train a :class:`MaskedLM` from random weights with dynamic masking and AdamW (linear warm-up,
-    then linear decay). Returns ``(model, history)``; ``history`` has one row per evaluation: step, the mean
-    training loss since the last one, held-out masked loss and accuracy."""
+    then linear decay).
+
+    Returns ``(model, history)``; ``history`` has one row per evaluation: step, the mean training loss since
+    the last one, held-out masked loss and accuracy."""
     if encoder_config.max_positions < sequence_length:
         raise ValueError(f"sequence_length {sequence_length} exceeds max_positions {encoder_config.max_positions}.")
     config.seed_everything(seed)
