@@ -1,0 +1,280 @@
+"""Instruction-tuned LLM embedders (taught in notebook 09; trained at length by
+``scripts/train_instruct_embedder.py``).
+
+* Queries carry a task instruction, documents do not (E5-mistral, GTE-Qwen): :func:`format_query` writes
+  ``Instruct: {task}\\nQuery: {text}``; :func:`icl_query` writes BGE-EN-ICL's query with k in-context examples.
+* :class:`InstructEmbedder` is a SmolLM2 :class:`helpers.decoder.DecoderEmbedder` that formats every text it
+  embeds as a query (``instruction=None`` leaves texts plain: the document side).
+* :func:`instructed_mini_mteb` runs the offline mini-MTEB with one instruction per task, the retrieval task
+  with instructed queries and plain documents.
+* :func:`train_contrastive` fine-tunes the top layers of SmolLM2 with :func:`helpers.losses.info_nce`
+  (in-batch and hard negatives); :func:`save_tuned` / :func:`load_tuned` store and restore the result, and
+  :func:`tuned_embedder` rebuilds it when missing, so notebook 09 (and the capstone) can run on their own.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from helpers import config, data
+from helpers.decoder import DecoderEmbedder
+from helpers.evaluate import TASKS, retrieval_scores
+from helpers.losses import info_nce
+
+QUERY_FORMAT = "Instruct: {task}\nQuery: {text}"
+
+# One E5-mistral-style instruction per mini-MTEB task.
+TASK_INSTRUCTIONS = {
+    "LeeDocSTS": "Retrieve news articles that are semantically similar to the given news article",
+    "LeeInverseCloze": "Given a sentence from a news article, retrieve the passage it was taken from",
+    "MovieSentiment": "Classify the sentiment expressed in the given movie review sentence as positive or negative",
+    "NewsgroupClustering": "Identify the topic or theme of the given newsgroup post",
+}
+RETRIEVAL_TASK = "LeeInverseCloze"
+
+
+def format_query(task: str, text: str) -> str:
+    """E5-mistral's query format: ``Instruct: {task}\\nQuery: {text}``."""
+    if not task.strip():
+        raise ValueError("The instruction is empty: pass a one-sentence task description, or no instruction at all.")
+    return QUERY_FORMAT.format(task=task, text=text)
+
+
+def icl_query(task: str, text: str, examples=()) -> str:
+    """BGE-EN-ICL's query: each example ``(query, response)`` as ``<instruct>task\\n<query>q\\n<response>r``,
+    blank-line separated, then ``<instruct>task\\n<query>text\\n<response>`` for the real query."""
+    shots = [f"<instruct>{task}\n<query>{q}\n<response>{r}" for q, r in examples]
+    return "\n\n".join([*shots, f"<instruct>{task}\n<query>{text}\n<response>"])
+
+
+class InstructEmbedder(DecoderEmbedder):
+    """A decoder embedder that formats every text as a query with ``instruction`` (plain when ``None``).
+
+    ``examples`` (pairs of query and response) switch to BGE-EN-ICL's in-context format (:func:`icl_query`).
+    Pooling ``"last"`` appends EOS (E5-mistral); ``bidirectional=True`` drops the causal mask (GTE-Qwen).
+    """
+
+    def __init__(self, tokenizer, model, instruction: str | None = None, examples=(), pooling: str = "last",
+                 bidirectional: bool = False, max_length: int = 256, name: str | None = None):
+        super().__init__(tokenizer, model, pooling=pooling, max_length=max_length, append_eos=pooling == "last",
+                         bidirectional=bidirectional, name=name or f"SmolLM2-135M instruct {pooling}")
+        if examples and instruction is None:
+            raise ValueError("In-context examples need an instruction: pass instruction='...'.")
+        self.instruction, self.examples = instruction, tuple(tuple(pair) for pair in examples)
+
+    def format(self, text: str) -> str:
+        if self.instruction is None:
+            return text
+        if self.examples:
+            return icl_query(self.instruction, text, self.examples)
+        return format_query(self.instruction, text)
+
+    def tokenize(self, texts):
+        # Truncation keeps the start; an instruction is short, so the text loses its tail, never the instruction.
+        return super().tokenize([self.format(t) for t in texts])
+
+    def with_instruction(self, instruction: str | None, examples=()) -> InstructEmbedder:
+        """The same model and pooling with another instruction (or none: the document side)."""
+        return InstructEmbedder(self.tokenizer, self.model, instruction, examples, pooling=self.pooling,
+                                bidirectional=self.bidirectional, max_length=self.max_length, name=self.name)
+
+    def settings(self):
+        return {**super().settings(), "instruction": self.instruction, "examples": self.examples}
+
+
+def eval_retrieval(query_embedder, document_embedder, batch_size: int = 16) -> dict[str, float]:
+    """The mini-MTEB retrieval task (inverse cloze) with separate query and document embedders."""
+    task = data.inverse_cloze_task()
+    return retrieval_scores(query_embedder.encode(task.queries, batch_size=batch_size),
+                            document_embedder.encode(task.corpus, batch_size=batch_size), task.relevant)
+
+
+def instructed_mini_mteb(embedder: InstructEmbedder, instructions: dict[str, str] | None = None) -> pd.DataFrame:
+    """:func:`helpers.evaluate.mini_mteb` with one instruction per task (default :data:`TASK_INSTRUCTIONS`).
+
+    Symmetric tasks (STS, classification, clustering) instruct every text, as E5-mistral does; retrieval
+    instructs the queries only. ``instructions=None`` values mean no instruction. Same frame as ``mini_mteb``.
+    """
+    instructions = TASK_INSTRUCTIONS if instructions is None else instructions
+    rows = []
+    for name, (task_type, main, run) in TASKS.items():
+        start = time.perf_counter()
+        instructed = embedder.with_instruction(instructions.get(name))
+        if name == RETRIEVAL_TASK:
+            metrics = eval_retrieval(instructed, embedder.with_instruction(None))
+        else:
+            metrics = run(instructed)
+        rows.append({"task": name, "type": task_type, "metric": main, "score": metrics[main], "metrics": metrics,
+                     "seconds": time.perf_counter() - start})
+    frame = pd.DataFrame(rows).set_index("task")
+    frame.loc["average"] = {"type": "", "metric": "mean of main scores", "score": frame["score"].mean(),
+                            "metrics": {}, "seconds": frame["seconds"].sum()}
+    frame.attrs["model"] = embedder.name
+    return frame
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Contrastive fine-tuning
+
+
+def trainable_copy(model, train_layers: int):
+    """A deep copy of a decoder with only its top ``train_layers`` layers and final norm trainable."""
+    tuned = copy.deepcopy(model)
+    base = getattr(tuned, "model", tuned)
+    if not 1 <= train_layers <= len(base.layers):
+        raise ValueError(f"train_layers must be between 1 and {len(base.layers)}, got {train_layers}.")
+    for parameter in tuned.parameters():
+        parameter.requires_grad_(False)
+    for module in [*base.layers[-train_layers:], base.norm]:
+        for parameter in module.parameters():
+            parameter.requires_grad_(True)
+    return tuned
+
+
+def training_triples(examples: list[dict], negative: str = "hard_negative") -> list[tuple[str, str, str]]:
+    """(instructed query, positive, hard negative) from :func:`helpers.synthetic.load_synthetic` examples."""
+    if negative not in ("hard_negative", "window_negative"):
+        raise ValueError("negative must be 'hard_negative' (the generator's) or 'window_negative' (SFR's).")
+    return [(format_query(e["task"], e["query"]), e["positive"], e[negative]) for e in examples]
+
+
+def embed_with_grad(embedder: DecoderEmbedder, texts: list[str]) -> torch.Tensor:
+    """Pooled vectors with gradients (``Embedder.encode`` runs without them)."""
+    from helpers.pooling import pool
+
+    batch = embedder.tokenize(texts)
+    hidden = embedder.hidden_states(batch["input_ids"], batch["attention_mask"])
+    return pool(hidden, batch["attention_mask"], embedder.pooling)
+
+
+def train_contrastive(tokenizer, model, triples, pooling: str = "last", bidirectional: bool = False,
+                      train_layers: int = 4, steps: int = 20, batch_size: int = 8, lr: float = 5e-5,
+                      temperature: float = 0.05, max_length: int = 96, seed: int = 42):
+    """Fine-tune a copy of ``model`` on (query, positive, hard negative) triples with InfoNCE.
+
+    Each step: ``batch_size`` queries; every query must pick its positive among all positives of the batch
+    (in-batch negatives) and all hard negatives. Queries are already instructed; documents are plain.
+    Returns ``(tuned_model, losses)``; ``model`` itself is not changed.
+    """
+    if len(triples) < batch_size:
+        raise ValueError(f"Need at least batch_size={batch_size} triples, got {len(triples)}.")
+    config.seed_everything(seed)
+    tuned = trainable_copy(model, train_layers).train()
+    embedder = DecoderEmbedder(tokenizer, tuned, pooling=pooling, max_length=max_length,
+                               append_eos=pooling == "last", bidirectional=bidirectional)
+    optimiser = torch.optim.AdamW([p for p in tuned.parameters() if p.requires_grad], lr=lr)
+    rng = np.random.default_rng(seed)
+    order, losses = [], []
+    for _ in tqdm(range(steps), desc=f"Contrastive tuning ({pooling}{', bidirectional' if bidirectional else ''})"):
+        if len(order) < batch_size:  # a fresh shuffle each epoch; a batch never repeats an example
+            order = list(rng.permutation(len(triples)))
+        batch = [triples[order.pop()] for _ in range(batch_size)]
+        queries, positives, negatives = (embed_with_grad(embedder, list(column)) for column in zip(*batch, strict=True))
+        loss = info_nce(queries, positives, temperature=temperature, hard_negatives=negatives)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.item())
+    return tuned.eval(), losses
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Saving and loading
+
+
+def save_tuned(model, folder: Path | str, settings: dict) -> Path:
+    """Save the trained tensors (the top layers and final norm) and the settings that rebuild the embedder."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    train_layers = settings["train_layers"]
+    base = getattr(model, "model", model)
+    first = len(base.layers) - train_layers
+    state = {name: tensor for name, tensor in model.state_dict().items()
+             if name.startswith("model.norm") or any(name.startswith(f"model.layers.{k}.")
+                                                     for k in range(first, len(base.layers)))}
+    torch.save(state, folder / "tuned_layers.pt")
+    (folder / "settings.json").write_text(json.dumps(settings, indent=1) + "\n")
+    return folder
+
+
+def load_tuned(folder: Path | str) -> InstructEmbedder:
+    """The embedder saved by :func:`save_tuned`: SmolLM2 from :func:`helpers.models.load_smollm2` with the
+    tuned tensors put back, pooling and attention as trained, no instruction (call ``with_instruction``)."""
+    from helpers.models import load_smollm2
+
+    folder = Path(folder)
+    if not (folder / "tuned_layers.pt").exists():
+        raise FileNotFoundError(f"No tuned embedder in {folder}: run `python scripts/train_instruct_embedder.py`.")
+    settings = json.loads((folder / "settings.json").read_text())
+    tokenizer, model = load_smollm2()
+    tuned = copy.deepcopy(model)
+    missing, unexpected = tuned.load_state_dict(torch.load(folder / "tuned_layers.pt"), strict=False)
+    if unexpected:
+        raise ValueError(f"{folder} holds tensors SmolLM2 does not have: {unexpected[:3]}...")
+    return InstructEmbedder(tokenizer, tuned.eval(), pooling=settings["pooling"],
+                            bidirectional=settings["bidirectional"], name=settings["name"])
+
+
+# The variants notebook 09 compares, all trained by scripts/train_instruct_embedder.py with the same recipe.
+VARIANTS = {
+    "e5_last": {"pooling": "last", "bidirectional": False, "name": "SmolLM2 tuned, last token + EOS (E5)"},
+    "mean": {"pooling": "mean", "bidirectional": False, "name": "SmolLM2 tuned, mean pooling"},
+    "gte_bidirectional": {"pooling": "mean", "bidirectional": True,
+                          "name": "SmolLM2 tuned, bidirectional mean (GTE/LLM2Vec)"},
+}
+RECIPE = {"train_layers": 6, "steps": 40, "batch_size": 12, "lr": 5e-5, "temperature": 0.05, "max_length": 96,
+          "negative": "hard_negative", "seed": 42}
+
+
+def tuned_folder(variant: str) -> Path:
+    """Where :func:`tuned_embedder` keeps a variant (under :func:`helpers.config.cache_dir`)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"Unknown variant {variant!r}; choose one of {list(VARIANTS)}.")
+    return config.cache_dir() / "instruct" / variant
+
+
+def build_tuned(variant: str, recipe: dict | None = None) -> Path:
+    """Train one variant on the committed synthetic set with ``recipe`` (default :data:`RECIPE`) and save it."""
+    from helpers.models import load_smollm2
+    from helpers.synthetic import load_synthetic
+
+    recipe = {**RECIPE, **(recipe or {})}
+    examples, _ = load_synthetic()
+    tokenizer, model = load_smollm2()
+    start = time.perf_counter()
+    tuned, losses = train_contrastive(
+        tokenizer, model, training_triples(examples, recipe["negative"]), pooling=VARIANTS[variant]["pooling"],
+        bidirectional=VARIANTS[variant]["bidirectional"], train_layers=recipe["train_layers"],
+        steps=recipe["steps"], batch_size=recipe["batch_size"], lr=recipe["lr"],
+        temperature=recipe["temperature"], max_length=recipe["max_length"], seed=recipe["seed"])
+    settings = {**VARIANTS[variant], **recipe, "variant": variant, "losses": [round(x, 4) for x in losses],
+                "train_seconds": round(time.perf_counter() - start, 1), "examples": len(examples)}
+    return save_tuned(tuned, tuned_folder(variant), settings)
+
+
+def untuned_embedder(variant: str = "e5_last") -> InstructEmbedder:
+    """SmolLM2 as it is, with a variant's pooling and attention: the "before" of each comparison."""
+    from helpers.models import load_smollm2
+
+    if variant not in VARIANTS:
+        raise ValueError(f"Unknown variant {variant!r}; choose one of {list(VARIANTS)}.")
+    spec = VARIANTS[variant]
+    tokenizer, model = load_smollm2()
+    return InstructEmbedder(tokenizer, model, pooling=spec["pooling"], bidirectional=spec["bidirectional"],
+                            name=spec["name"].replace("tuned", "untuned"))
+
+
+def tuned_embedder(variant: str = "e5_last") -> InstructEmbedder:
+    """A tuned variant of :data:`VARIANTS`, trained first (minutes on a CPU) if it is not saved yet."""
+    folder = tuned_folder(variant)
+    if not (folder / "tuned_layers.pt").exists():
+        build_tuned(variant)
+    return load_tuned(folder)

@@ -1,0 +1,83 @@
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from helpers import instruct
+
+
+def test_query_formats():
+    assert instruct.format_query("Find news", "floods") == "Instruct: Find news\nQuery: floods"
+    with pytest.raises(ValueError, match="instruction is empty"):
+        instruct.format_query("  ", "floods")
+    assert instruct.icl_query("Find news", "floods", [("rain", "It rained."), ("snow", "It snowed.")]) == (
+        "<instruct>Find news\n<query>rain\n<response>It rained.\n\n"
+        "<instruct>Find news\n<query>snow\n<response>It snowed.\n\n"
+        "<instruct>Find news\n<query>floods\n<response>")
+    assert instruct.icl_query("Find news", "floods") == "<instruct>Find news\n<query>floods\n<response>"
+
+
+def test_training_triples():
+    example = {"task": "Find news", "query": "floods", "positive": "p", "hard_negative": "h", "window_negative": "w"}
+    assert instruct.training_triples([example]) == [("Instruct: Find news\nQuery: floods", "p", "h")]
+    assert instruct.training_triples([example], "window_negative")[0][2] == "w"
+    with pytest.raises(ValueError, match="negative must be"):
+        instruct.training_triples([example], "positive")
+
+
+@pytest.fixture(scope="module")
+def smollm2():
+    from helpers.models import load_smollm2
+
+    return load_smollm2()
+
+
+def _e5_reference(tokenizer, model, texts):
+    """E5-mistral's model-card recipe: instructed text + EOS, left padding, last token, L2 normalised."""
+    ids = [tokenizer(t, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id] for t in texts]
+    width = max(map(len, ids))
+    input_ids = torch.tensor([[tokenizer.pad_token_id] * (width - len(r)) + r for r in ids])
+    mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in ids])
+    with torch.inference_mode():
+        hidden = model.model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+    return F.normalize(hidden[:, -1], dim=-1).numpy()
+
+
+def test_instruct_embedder_equals_e5_recipe(smollm2):
+    tokenizer, model = smollm2
+    texts = ["floods in Queensland", "a much longer query about the cricket test match in Adelaide"]
+    embedder = instruct.InstructEmbedder(tokenizer, model, "Retrieve news reports", pooling="last")
+    embedder.cache = False
+    ours = embedder.encode(texts)
+    theirs = _e5_reference(tokenizer, model, [instruct.format_query("Retrieve news reports", t) for t in texts])
+    assert np.abs(ours - theirs).max() < 1e-4
+    plain = embedder.with_instruction(None).tokenize(["floods"])["input_ids"][0].tolist()
+    assert plain == tokenizer("floods", add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    with pytest.raises(ValueError, match="need an instruction"):
+        instruct.InstructEmbedder(tokenizer, model, None, examples=[("q", "r")])
+
+
+def test_train_save_load_gives_the_same_vectors(smollm2, tmp_path):
+    tokenizer, model = smollm2
+    triples = [(instruct.format_query("Find news", q), p, n) for q, p, n in [
+        ("floods", "Rivers flooded towns in Queensland.", "The cricket test was drawn."),
+        ("bushfires", "Fires burned near Sydney on Christmas Day.", "Interest rates were left unchanged."),
+        ("elections", "Voters went to the polls in Israel.", "A new species of frog was found."),
+    ]]
+    before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+    tuned, losses = instruct.train_contrastive(tokenizer, model, triples, pooling="last", train_layers=1, steps=2,
+                                               batch_size=2, lr=1e-4, max_length=24)
+    assert len(losses) == 2 and all(np.isfinite(losses))
+    assert all(torch.equal(before[name], tensor) for name, tensor in model.state_dict().items())  # original intact
+    changed = {name for name, tensor in tuned.state_dict().items() if not torch.equal(before[name], tensor)}
+    assert changed and all(name.startswith(("model.layers.29.", "model.norm.")) for name in changed)
+
+    settings = {"train_layers": 1, "pooling": "last", "bidirectional": False, "name": "test tuned"}
+    instruct.save_tuned(tuned, tmp_path, settings)
+    loaded = instruct.load_tuned(tmp_path).with_instruction("Find news")
+    direct = instruct.InstructEmbedder(tokenizer, tuned, "Find news", pooling="last")
+    loaded.cache = direct.cache = False
+    texts = ["floods in Queensland", "bushfires"]
+    assert np.abs(loaded.encode(texts) - direct.encode(texts)).max() < 1e-6
+    with pytest.raises(FileNotFoundError, match="train_instruct_embedder"):
+        instruct.load_tuned(tmp_path / "missing")

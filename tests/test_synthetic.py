@@ -1,0 +1,124 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import data, synthetic
+
+
+def test_first_json_object_respects_strings_and_nesting():
+    assert synthetic.first_json_object('Sure: {"a": "b}"} and {"c": 1}') == '{"a": "b}"}'
+    assert synthetic.first_json_object('{"a": {"b": 1}} tail') == '{"a": {"b": 1}}'
+    assert synthetic.first_json_object('{"a": "unfinished') is None
+    assert synthetic.first_json_object("no braces") is None
+
+
+@pytest.mark.parametrize(("answer", "reason"), [
+    ('q one", "positive_document": "a b c d e f", "hard_negative_document": "g h i j k l"}', "ok"),
+    ('q one", "positive_document": "a b c d e f"', "no JSON object"),
+    ('q one", "positive_document": "a b c d e f",}', "invalid JSON"),
+    ('q one", "positive_document": "a b c d e f"}', "missing key"),
+    ('q one", "positive_document": 3, "hard_negative_document": "g h i j k l"}', "not a string"),
+    ('q", "positive_document": "a b c d e f", "hard_negative_document": "g h i j k l"}', "too short"),
+    ('q one", "positive_document": "' + "on tv, " * 8 + '", "hard_negative_document": "g h i j k l"}', "repetitive"),
+    ('q one", "positive_document": "a b c d e f", "hard_negative_document": "A b c d e f."}', "positive = negative"),
+    ('a b c d e f", "positive_document": "a b c d e f", "hard_negative_document": "g h i j k l"}',
+     "query copies a document"),
+])
+def test_parse_example_gives_a_reason(answer, reason):
+    example, status = synthetic.parse_example(answer)
+    assert status == reason
+    assert (example is not None) == (reason == "ok")
+
+
+def test_parse_task_and_query():
+    prefill = synthetic.gecko_prefill(synthetic.GECKO_TASKS[0])
+    assert json.loads(prefill + 'x"}')["task"] == synthetic.GECKO_TASKS[0]
+    passage = "The magistrate refused bail to a British man accused of a shoe bomb plot on a flight."
+    parsed, status = synthetic.parse_task_and_query('shoe bomb suspect bail", "extra": {', passage, prefill)
+    assert status == "ok" and parsed == {"task": synthetic.GECKO_TASKS[0], "query": "shoe bomb suspect bail"}
+    assert synthetic.parse_task_and_query("shoe bomb suspect", passage, prefill)[1] == "unfinished query"
+    assert synthetic.parse_task_and_query('British man accused of a shoe"', passage, prefill)[1] == \
+        "query copies a document"
+    assert synthetic.parse_task_and_query('cooking pasta at home"', passage, prefill)[1] == "off-topic"
+    with pytest.raises(ValueError, match="gecko_prefill"):
+        synthetic.parse_task_and_query('x y z"', passage, prefill="")
+
+
+def test_parse_task_list():
+    text = "Here are tasks:\n1. **Retrieve news about local elections**\n- Given a recipe, find similar recipes.\nok"
+    assert synthetic.parse_task_list(text) == ["Retrieve news about local elections",
+                                               "Given a recipe, find similar recipes"]
+    assert synthetic.parse_task_list('["Retrieve papers that cite a given paper"]') == [
+        "Retrieve papers that cite a given paper"]
+
+
+def test_filter_examples_counts_duplicates():
+    records = [{"status": "ok", "user_query": "A b"}, {"status": "ok", "user_query": "a B!"},
+               {"status": "invalid JSON"}]
+    kept, reasons = synthetic.filter_examples(records)
+    assert len(kept) == 1 and reasons == {"ok": 1, "duplicate": 1, "invalid JSON": 1}
+
+
+def test_reciprocal_rank_fusion_by_hand():
+    fused = synthetic.reciprocal_rank_fusion([0.3, 0.9, 0.1], [2.0, -1.0, 5.0], k=60)
+    assert np.allclose(fused, [2 / 62, 1 / 61 + 1 / 63, 1 / 63 + 1 / 61])
+    with pytest.raises(ValueError, match="same items"):
+        synthetic.reciprocal_rank_fusion([1, 2], [1, 2, 3])
+
+
+def test_window_hard_negatives_stay_in_the_window():
+    rng = np.random.default_rng(0)
+    corpus = rng.normal(size=(150, 8))
+    corpus /= np.linalg.norm(corpus, axis=1, keepdims=True)
+    queries = corpus[:5] + 0.01
+    chosen = synthetic.window_hard_negatives(queries, corpus, positives=list(range(5)), window=(30, 100))
+    for query, negative in zip(queries, chosen, strict=True):
+        rank = 1 + int((corpus @ query > query @ corpus[negative]).sum())
+        assert 30 <= rank <= 100
+    with pytest.raises(ValueError, match="window"):
+        synthetic.window_hard_negatives(queries, corpus, list(range(5)), window=(30, 500))
+
+
+def test_training_passages_leave_out_the_evaluation_documents():
+    held_out = synthetic.evaluation_document_ids()
+    passages = synthetic.training_passages()
+    assert len(held_out) >= 120 and not {p["doc_id"] for p in passages} & held_out
+    queries = data.inverse_cloze_task().queries
+    assert not any(q in p["passage"] for p in passages for q in queries)
+
+
+def test_saved_set_is_consistent():
+    examples, settings = synthetic.load_synthetic()
+    assert len(examples) == settings["counts"]["examples"] > 0
+    for example in examples:
+        assert example["source"] in ("e5", "gecko")
+        assert all(example[k].strip() for k in ("task", "query", "positive", "hard_negative", "window_negative"))
+    with pytest.raises(FileNotFoundError, match="make_synthetic_data"):
+        synthetic.load_synthetic("/nonexistent")
+
+
+@pytest.fixture(scope="module")
+def smollm2():
+    from helpers.models import load_smollm2
+
+    return load_smollm2()
+
+
+def test_query_likelihood_equals_transformers_loss(smollm2):
+    tokenizer, model = smollm2
+    passage, query = "Bushfires burned across New South Wales on Christmas Day.", "fires in NSW at Christmas"
+    ours = synthetic.query_log_likelihood(tokenizer, model, query, [passage, "An unrelated sentence about cricket."])
+    prompt = synthetic.chat_prompt(tokenizer, f"Passage: {passage}\nWrite a search query that this passage answers.")
+    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    ids = torch.tensor([prompt_ids + tokenizer(query, add_special_tokens=False)["input_ids"]])
+    labels = ids.clone()
+    labels[0, : len(prompt_ids)] = -100
+    with torch.inference_mode():
+        reference = -model(input_ids=ids, labels=labels).loss.item()
+    assert abs(ours[0] - reference) < 1e-4
+    assert ours[0] > ours[1]  # the matching passage makes the query more likely
+    relevance = synthetic.relevance_scores(tokenizer, model, query, [passage, "An unrelated sentence about cricket."])
+    assert relevance.shape == (2,) and np.isfinite(relevance).all()
+    assert tokenizer.padding_side == "right"  # left padding for generation is restored
