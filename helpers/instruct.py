@@ -58,22 +58,24 @@ def icl_query(task: str, text: str, examples=()) -> str:
 class InstructEmbedder(DecoderEmbedder):
     """A decoder embedder that formats every text as a query with ``instruction`` (plain when ``None``).
 
-    ``examples`` (pairs of query and response) switch to BGE-EN-ICL's in-context format (:func:`icl_query`).
+    ``examples`` (a sequence of (query, response) pairs, possibly empty) switch to BGE-EN-ICL's in-context
+    format (:func:`icl_query`); ``None`` keeps E5-mistral's format.
     Pooling ``"last"`` appends EOS (E5-mistral); ``bidirectional=True`` drops the causal mask (GTE-Qwen).
     """
 
-    def __init__(self, tokenizer, model, instruction: str | None = None, examples=(), pooling: str = "last",
+    def __init__(self, tokenizer, model, instruction: str | None = None, examples=None, pooling: str = "last",
                  bidirectional: bool = False, max_length: int = 256, name: str | None = None):
         super().__init__(tokenizer, model, pooling=pooling, max_length=max_length, append_eos=pooling == "last",
                          bidirectional=bidirectional, name=name or f"SmolLM2-135M instruct {pooling}")
-        if examples and instruction is None:
+        if examples is not None and instruction is None:
             raise ValueError("In-context examples need an instruction: pass instruction='...'.")
-        self.instruction, self.examples = instruction, tuple(tuple(pair) for pair in examples)
+        self.instruction = instruction
+        self.examples = None if examples is None else tuple(tuple(pair) for pair in examples)
 
     def format(self, text: str) -> str:
         if self.instruction is None:
             return text
-        if self.examples:
+        if self.examples is not None:
             return icl_query(self.instruction, text, self.examples)
         return format_query(self.instruction, text)
 
@@ -81,7 +83,7 @@ class InstructEmbedder(DecoderEmbedder):
         # Truncation keeps the start; an instruction is short, so the text loses its tail, never the instruction.
         return super().tokenize([self.format(t) for t in texts])
 
-    def with_instruction(self, instruction: str | None, examples=()) -> InstructEmbedder:
+    def with_instruction(self, instruction: str | None, examples=None) -> InstructEmbedder:
         """The same model and pooling with another instruction (or none: the document side)."""
         return InstructEmbedder(self.tokenizer, self.model, instruction, examples, pooling=self.pooling,
                                 bidirectional=self.bidirectional, max_length=self.max_length, name=self.name)
@@ -230,7 +232,7 @@ VARIANTS = {
     "gte_bidirectional": {"pooling": "mean", "bidirectional": True,
                           "name": "SmolLM2 tuned, bidirectional mean (GTE/LLM2Vec)"},
 }
-RECIPE = {"train_layers": 6, "steps": 40, "batch_size": 12, "lr": 5e-5, "temperature": 0.05, "max_length": 96,
+RECIPE = {"train_layers": 6, "steps": 24, "batch_size": 8, "lr": 1e-4, "temperature": 0.05, "max_length": 96,
           "negative": "hard_negative", "seed": 42}
 
 
@@ -258,6 +260,14 @@ def build_tuned(variant: str, recipe: dict | None = None) -> Path:
     settings = {**VARIANTS[variant], **recipe, "variant": variant, "losses": [round(x, 4) for x in losses],
                 "train_seconds": round(time.perf_counter() - start, 1), "examples": len(examples)}
     return save_tuned(tuned, tuned_folder(variant), settings)
+
+
+def load_settings(variant: str) -> dict:
+    """The recipe, losses and timing saved with a trained variant (training it first when missing)."""
+    folder = tuned_folder(variant)
+    if not (folder / "settings.json").exists():
+        build_tuned(variant)
+    return json.loads((folder / "settings.json").read_text())
 
 
 def untuned_embedder(variant: str = "e5_last") -> InstructEmbedder:

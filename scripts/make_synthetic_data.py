@@ -1,7 +1,11 @@
 """Generate the synthetic training set of notebooks 08 and 09 with SmolLM2-135M-Instruct, on the CPU.
 
-    python scripts/make_synthetic_data.py            # the committed set (data/synthetic/)
+    python scripts/make_synthetic_data.py            # the committed set (data/synthetic/), one process
     python scripts/make_synthetic_data.py --e5 8 --gecko 8 --out /tmp/try   # a quick try
+
+    # the same set from four processes (each part in its own process, then the merge):
+    for part in e5 gecko:0 gecko:1 gecko:2; do python scripts/make_synthetic_data.py --gecko-parts 3 --part $part & done
+    wait; python scripts/make_synthetic_data.py --gecko-parts 3 --part merge
 
 Steps (see helpers/synthetic.py): E5-mistral brainstorm + one JSON example per (task, sampled attributes);
 Gecko task + query for real Lee background passages (never the evaluation ones), MiniLM neighbours, LLM
@@ -55,15 +59,21 @@ def e5_examples(tokenizer, model, args, rng) -> tuple[list[dict], list[str]]:
     return records, tasks
 
 
-def gecko_examples(tokenizer, model, args, rng, passages: list[dict]) -> list[dict]:
-    """Gecko: task + query per seed passage, MiniLM neighbours, LLM re-ranking fused by reciprocal rank."""
+def gecko_examples(tokenizer, model, args, rng, passages: list[dict], part: int = 0, parts: int = 1) -> list[dict]:
+    """Gecko: task + query per seed passage, MiniLM neighbours, LLM re-ranking fused by reciprocal rank.
+
+    ``part`` of ``parts`` takes a share of whole generation batches: the answers equal those of one run.
+    """
     texts = [p["passage"] for p in passages]
     seeds = rng.choice(len(passages), size=args.gecko, replace=False)
     prefills = [synthetic.gecko_prefill(str(rng.choice(synthetic.GECKO_TASKS))) for _ in seeds]
+    n_batches = -(-len(seeds) // args.batch_size)
+    first, last = (n_batches * part // parts, n_batches * (part + 1) // parts)
+    seeds, prefills = (x[first * args.batch_size : last * args.batch_size] for x in (seeds, prefills))
     prompts = [synthetic.chat_prompt(tokenizer, synthetic.gecko_prompt(texts[s]), prefill=p)
                for s, p in zip(seeds, prefills, strict=True)]
     answers = synthetic.generate(tokenizer, model, prompts, max_new_tokens=args.gecko_tokens, stop="}",
-                                 batch_size=args.batch_size, seed=args.seed + 2000, desc="Gecko: query")
+                                 batch_size=args.batch_size, seed=args.seed + 2000 + first, desc="Gecko: query")
     records = []
     for seed_index, prefill, answer in zip(seeds, prefills, answers, strict=True):
         parsed, status = synthetic.parse_task_and_query(answer, texts[seed_index], prefill)
@@ -84,38 +94,15 @@ def gecko_examples(tokenizer, model, args, rng, passages: list[dict]) -> list[di
     return records
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--brainstorms", type=int, default=4, help="E5 step-1 prompts")
-    parser.add_argument("--tasks-per-prompt", type=int, default=5)
-    parser.add_argument("--brainstorm-tokens", type=int, default=120)
-    parser.add_argument("--e5", type=int, default=24, help="E5 step-2 answers to generate")
-    parser.add_argument("--example-tokens", type=int, default=120)
-    parser.add_argument("--gecko", type=int, default=56, help="seed passages for Gecko")
-    parser.add_argument("--gecko-tokens", type=int, default=40)
-    parser.add_argument("--neighbours", type=int, default=5, help="first-stage candidates re-ranked by the LLM")
-    parser.add_argument("--window", type=int, nargs=2, default=(30, 100), help="SFR hard-negative ranks")
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--out", type=Path, default=synthetic.DATA_DIR)
-    args = parser.parse_args()
-
-    config.seed_everything(args.seed)
-    rng = np.random.default_rng(args.seed)
-    args.out.mkdir(parents=True, exist_ok=True)
-    times = {}
-    start = time.perf_counter()
-    tokenizer, model = load_smollm2()
-    times["load_smollm2"] = time.perf_counter() - start
-
-    start = time.perf_counter()
-    e5_records, tasks = e5_examples(tokenizer, model, args, rng)
-    times["e5"] = time.perf_counter() - start
-
-    start = time.perf_counter()
-    passages = synthetic.training_passages()
-    gecko_records = gecko_examples(tokenizer, model, args, rng, passages)
-    times["gecko"] = time.perf_counter() - start
+def merge(args, passages: list[dict]) -> None:
+    """Filter, build the training examples, add SFR window negatives, write the set and its settings."""
+    parts = json.loads((args.parts_dir / "e5.json").read_text())
+    e5_records, tasks, times = parts["records"], parts["tasks"], {"e5": parts["seconds"]}
+    gecko_records, times["gecko"] = [], 0.0
+    for k in range(args.gecko_parts):
+        part = json.loads((args.parts_dir / f"gecko_{k}.json").read_text())
+        gecko_records += part["records"]
+        times["gecko"] += part["seconds"]
 
     e5_kept, e5_reasons = synthetic.filter_examples(e5_records)
     gecko_kept, gecko_reasons = synthetic.filter_examples(gecko_records, key="query")
@@ -147,7 +134,7 @@ def main() -> None:
     settings = {
         "generator": "SmolLM2-135M-Instruct (helpers.models.load_smollm2, Q4_1 GGUF de-quantised to float32)",
         "first_stage_embedder": "all-MiniLM-L6-v2",
-        "arguments": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "out"},
+        "arguments": {k: v for k, v in vars(args).items() if k in ARGUMENTS},
         "sampling": {"temperature": 0.7, "top_p": 0.9, "brainstorm_temperature": 1.0},
         "torch": torch.__version__, "threads": torch.get_num_threads(),
         "tasks": tasks,
@@ -160,6 +147,54 @@ def main() -> None:
     (args.out / "settings.json").write_text(json.dumps(settings, indent=1) + "\n")
     print(json.dumps({"counts": settings["counts"], "e5_reasons": settings["e5_reasons"],
                       "gecko_reasons": settings["gecko_reasons"], "seconds": settings["seconds"]}, indent=1))
+
+
+# The arguments that decide the data (saved with it); --part, --out and --parts-dir only organise the work.
+ARGUMENTS = ("seed", "brainstorms", "tasks_per_prompt", "brainstorm_tokens", "e5", "example_tokens", "gecko",
+             "gecko_tokens", "neighbours", "window", "batch_size")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--brainstorms", type=int, default=4, help="E5 step-1 prompts")
+    parser.add_argument("--tasks-per-prompt", type=int, default=5)
+    parser.add_argument("--brainstorm-tokens", type=int, default=120)
+    parser.add_argument("--e5", type=int, default=24, help="E5 step-2 answers to generate")
+    parser.add_argument("--example-tokens", type=int, default=120)
+    parser.add_argument("--gecko", type=int, default=56, help="seed passages for Gecko")
+    parser.add_argument("--gecko-tokens", type=int, default=40)
+    parser.add_argument("--neighbours", type=int, default=5, help="first-stage candidates re-ranked by the LLM")
+    parser.add_argument("--window", type=int, nargs=2, default=(30, 100), help="SFR hard-negative ranks")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--out", type=Path, default=synthetic.DATA_DIR)
+    parser.add_argument("--part", default="all", help="all | e5 | gecko:K (K of --gecko-parts) | merge; run the "
+                        "e5 and gecko:K parts in parallel processes to use more cores, then merge")
+    parser.add_argument("--gecko-parts", type=int, default=1)
+    parser.add_argument("--parts-dir", type=Path, default=config.cache_dir() / "synthetic_parts")
+    args = parser.parse_args()
+
+    config.seed_everything(args.seed)
+    args.out.mkdir(parents=True, exist_ok=True)
+    args.parts_dir.mkdir(parents=True, exist_ok=True)
+    passages = synthetic.training_passages()
+    if args.part in ("all", "e5"):
+        tokenizer, model = load_smollm2()
+        start = time.perf_counter()
+        records, tasks = e5_examples(tokenizer, model, args, np.random.default_rng([args.seed, 1]))
+        (args.parts_dir / "e5.json").write_text(json.dumps({"records": records, "tasks": tasks,
+                                                            "seconds": time.perf_counter() - start}))
+    gecko_parts = range(args.gecko_parts) if args.part == "all" else (
+        [int(args.part.split(":")[1])] if args.part.startswith("gecko:") else [])
+    for k in gecko_parts:
+        tokenizer, model = load_smollm2()
+        start = time.perf_counter()
+        records = gecko_examples(tokenizer, model, args, np.random.default_rng([args.seed, 2]), passages,
+                                 part=k, parts=args.gecko_parts)
+        (args.parts_dir / f"gecko_{k}.json").write_text(json.dumps({"records": records,
+                                                                     "seconds": time.perf_counter() - start}))
+    if args.part in ("all", "merge"):
+        merge(args, passages)
 
 
 if __name__ == "__main__":

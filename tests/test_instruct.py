@@ -55,6 +55,8 @@ def test_instruct_embedder_equals_e5_recipe(smollm2):
     assert plain == tokenizer("floods", add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
     with pytest.raises(ValueError, match="need an instruction"):
         instruct.InstructEmbedder(tokenizer, model, None, examples=[("q", "r")])
+    icl = embedder.with_instruction("Find news", examples=[]).format("floods")
+    assert icl == "<instruct>Find news\n<query>floods\n<response>"
 
 
 def test_train_save_load_gives_the_same_vectors(smollm2, tmp_path):
