@@ -10,10 +10,12 @@
 * **GRIT** (Muennighoff et al. 2024): one model, two losses; :func:`grit_losses` computes the contrastive loss
   with bidirectional attention and mean pooling and the next-token loss with causal attention, on the same
   top layers (:class:`TopLayers`). :func:`train_grit` tunes them with the contrastive loss alone or with both.
+  CPU-scale compromise: only the tuned top layers switch to bidirectional attention; the frozen lower
+  :data:`SPLIT_LAYER` layers keep the causal mask, so one cached pass per text serves both losses.
 
 Everything runs on the from-scratch Llama of :mod:`helpers.decoder` (SmolLM2's weights; its ``bidirectional``
-switch is LLM2Vec's padding-only mask, tested equal to :mod:`helpers.llm2vec`'s switch on transformers). The
-lower :data:`SPLIT_LAYER` layers stay frozen, so their outputs are computed once per text and cached.
+switch is LLM2Vec's padding-only mask, as :mod:`helpers.llm2vec` applies to transformers). The lower
+:data:`SPLIT_LAYER` layers stay frozen, so their outputs are computed once per text and cached (:class:`StateStore`).
 ``scripts/train_frontier.py`` builds every cache and artifact; the functions here rebuild them when missing.
 """
 
@@ -75,28 +77,32 @@ def pad(rows: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 class StateStore:
-    """Token states of SmolLM2 (the from-scratch :class:`~helpers.decoder.Llama`, frozen) after its first
-    ``layer`` layers, one tensor (tokens, dim) per text, computed once and kept on disk in float16.
-
-    ``layer = model.sizes.num_layers`` gives the final, normed states (what a pooling head reads).
+    """Token states of SmolLM2 (the from-scratch :class:`~helpers.decoder.Llama`, frozen) after each of ``layers``
+    (counted from the bottom), one tensor (tokens, dim) per text and layer, computed in one pass and kept on disk
+    in float16. The last layer's states are normed, as the model's output (what a pooling head reads).
     """
 
-    def __init__(self, model: Llama, tokenizer, layer: int, bidirectional: bool = False,
-                 max_length: int = MAX_LENGTH):
-        if not 1 <= layer <= model.sizes.num_layers:
-            raise ValueError(f"layer must be between 1 and {model.sizes.num_layers}, got {layer}.")
-        self.model, self.tokenizer, self.layer = model, tokenizer, layer
-        self.bidirectional, self.max_length = bidirectional, max_length
-        self.states: dict[str, torch.Tensor] | None = None
+    def __init__(self, model: Llama, tokenizer, layers: tuple[int, ...] = (SPLIT_LAYER, 30),
+                 bidirectional: bool = False, max_length: int = MAX_LENGTH, persist: bool = True):
+        layers = tuple(sorted(set(layers)))
+        if not layers or not 1 <= layers[0] <= layers[-1] <= model.sizes.num_layers:
+            raise ValueError(f"layers must lie between 1 and {model.sizes.num_layers}, got {layers}.")
+        self.model, self.tokenizer, self.layers = model, tokenizer, layers
+        self.bidirectional, self.max_length, self.persist = bidirectional, max_length, persist
+        self.states: dict[str, torch.Tensor] | None = None if persist else {}
+
+    def empty_copy(self) -> StateStore:
+        """The same settings, nothing stored, never written to disk (to time the full computation)."""
+        return StateStore(self.model, self.tokenizer, self.layers, self.bidirectional, self.max_length, persist=False)
 
     def settings(self) -> dict:
-        return {"weights": cached_weights_fingerprint(self.model), "layer": self.layer,
+        return {"weights": cached_weights_fingerprint(self.model), "layers": self.layers,
                 "bidirectional": self.bidirectional, "max_length": self.max_length}
 
     def path(self):
         key = hashlib.sha256(repr(sorted(self.settings().items())).encode()).hexdigest()[:16]
         mode = "bidirectional" if self.bidirectional else "causal"
-        return config.cache_dir() / "frontier" / f"states-layer{self.layer}-{mode}-{key}.pt"
+        return config.cache_dir() / "frontier" / f"states-{mode}-{key}.pt"
 
     def _load(self) -> dict[str, torch.Tensor]:
         if self.states is None:
@@ -111,26 +117,34 @@ class StateStore:
         todo = sorted(set(check_texts(texts)) - states.keys(), key=len)
         if not todo:
             return
-        last = self.layer == self.model.sizes.num_layers
         batches = [todo[k : k + batch_size] for k in range(0, len(todo), batch_size)]
-        for batch in tqdm(batches, desc=f"SmolLM2 states after layer {self.layer}", disable=not progress):
+        for batch in tqdm(batches, desc=f"SmolLM2 states of {len(todo)} texts", disable=not progress):
             ids = tokenize(self.tokenizer, batch, self.max_length)
             padded = self.tokenizer.pad({"input_ids": ids}, return_tensors="pt")
             mask = padded["attention_mask"]
-            x = self.model.embed_tokens(padded["input_ids"])
-            x = run_layers(self.model, x, mask, self.model.layers[: self.layer], self.bidirectional, last)
-            for text, row, length in zip(batch, x, mask.sum(1).tolist(), strict=True):
-                states[text] = row[:length].to(torch.float16).clone()
-        self.path().parent.mkdir(parents=True, exist_ok=True)
-        torch.save(states, self.path())
+            x, done, kept = self.model.embed_tokens(padded["input_ids"]), 0, []
+            for layer in self.layers:
+                last = layer == self.model.sizes.num_layers
+                x = run_layers(self.model, x, mask, self.model.layers[done:layer], self.bidirectional, False)
+                kept.append(self.model.norm(x) if last else x)
+                done = layer
+            stacked = torch.stack(kept, dim=1)  # (batch, layers, tokens, dim)
+            for text, row, length in zip(batch, stacked, mask.sum(1).tolist(), strict=True):
+                states[text] = row[:, :length].to(torch.float16).clone()
+        if self.persist:
+            self.path().parent.mkdir(parents=True, exist_ok=True)
+            torch.save(states, self.path())
 
-    def batch(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Padded float32 states (batch, tokens, dim) and mask of stored texts (call :meth:`ensure` first)."""
+    def batch(self, texts: list[str], layer: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Padded float32 states (batch, tokens, dim) after ``layer`` and their mask (call :meth:`ensure` first)."""
+        if layer not in self.layers:
+            raise ValueError(f"This store keeps layers {self.layers}, not {layer}.")
         states = self._load()
         missing = [t for t in texts if t not in states]
         if missing:
             raise KeyError(f"{len(missing)} texts have no stored states: call store.ensure(texts) first.")
-        return pad([states[t] for t in texts])
+        index = self.layers.index(layer)
+        return pad([states[t][index] for t in texts])
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -231,7 +245,8 @@ def training_pairs(n_pairs: int = 256, seed: int = 42):
 def train_pooling_head(head: nn.Module, store: StateStore, queries: list[str], passages: list[str], positive,
                        steps: int = 80, batch_size: int = 32, lr: float = 1e-3, temperature: float = 0.05,
                        seed: int = 42, progress: bool = True) -> list[float]:
-    """Train ``head`` on frozen states with InfoNCE (in-batch negatives; no passage twice in a batch)."""
+    """Train ``head`` on the store's top-layer states with InfoNCE (in-batch negatives; no passage twice in a
+    batch)."""
     from helpers.contrastive import no_duplicate_batches
 
     store.ensure(queries + passages, progress=progress)
@@ -244,8 +259,8 @@ def train_pooling_head(head: nn.Module, store: StateStore, queries: list[str], p
         if not batches:
             batches = [b for b in no_duplicate_batches(positive, batch_size, rng) if len(b) == batch_size]
         batch = batches.pop()
-        query_vectors = head(*store.batch([queries[q] for q in batch]))
-        passage_vectors = head(*store.batch([passages[positive[q]] for q in batch]))
+        query_vectors = head(*store.batch([queries[q] for q in batch], store.layers[-1]))
+        passage_vectors = head(*store.batch([passages[positive[q]] for q in batch], store.layers[-1]))
         loss = info_nce(query_vectors, passage_vectors, temperature=temperature)
         optimizer.zero_grad()
         loss.backward()
@@ -255,11 +270,13 @@ def train_pooling_head(head: nn.Module, store: StateStore, queries: list[str], p
 
 
 class StatesEmbedder(Embedder):
-    """An :class:`~helpers.embed.Embedder` that reads a :class:`StateStore` and applies ``head`` (any module
-    ``head(states, mask) -> vectors``); missing states are computed first, for the whole list at once."""
+    """An :class:`~helpers.embed.Embedder` that reads a :class:`StateStore`'s states after ``layer`` (default: its
+    top layer) and applies ``head`` (any module ``head(states, mask) -> vectors``); missing states are computed
+    first, for the whole list at once."""
 
-    def __init__(self, store: StateStore, head: nn.Module, name: str):
+    def __init__(self, store: StateStore, head: nn.Module, name: str, layer: int | None = None):
         self.store, self.head, self.name = store, head.eval(), name
+        self.layer = store.layers[-1] if layer is None else layer
         self.dim = store.model.sizes.hidden_size
 
     def encode(self, texts, batch_size: int = 32, progress: bool | None = None) -> np.ndarray:
@@ -269,10 +286,25 @@ class StatesEmbedder(Embedder):
         return super().encode(texts, batch_size, progress)
 
     def embed_batch(self, texts):
-        return self.head(*self.store.batch(texts))
+        return self.head(*self.store.batch(texts, self.layer))
+
+    def uncached(self) -> StatesEmbedder:
+        """This embedder on an empty, memory-only store with no vector cache: every call runs SmolLM2 again."""
+        twin = StatesEmbedder(self.store.empty_copy(), self.head, self.name, self.layer)
+        twin.cache = False
+        return twin
 
     def settings(self):
-        return {"store": self.store.settings(), "head": weights_fingerprint(self.head)}
+        return {"store": self.store.settings(), "layer": self.layer, "head": weights_fingerprint(self.head)}
+
+
+def per_query_ndcg(query_vectors: np.ndarray, corpus_vectors: np.ndarray, relevant, k: int = 10) -> np.ndarray:
+    """nDCG@k of each query when it has one relevant document: 1 / log2(1 + rank) if rank <= k, else 0; their mean
+    is :func:`helpers.evaluate.retrieval_scores`' nDCG@k. Per-query values are what a bootstrap resamples."""
+    scores = query_vectors @ corpus_vectors.T
+    relevant = np.asarray(relevant)
+    rank = 1 + (scores > scores[np.arange(len(relevant)), relevant][:, None]).sum(axis=1)
+    return np.where(rank <= k, 1 / np.log2(1 + rank), 0.0)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -381,8 +413,9 @@ def grit_losses(top: TopLayers, store: StateStore, queries: list[str], passages:
                 lm_states: torch.Tensor, lm_ids: torch.Tensor, temperature: float = 0.02) -> dict[str, torch.Tensor]:
     """GRIT's two losses on one batch: ``"contrastive"`` (bidirectional attention, mean pooling, InfoNCE with
     in-batch negatives at ``temperature``) and ``"next_token"`` (causal attention, next-token cross-entropy)."""
-    pooled = MeanPooledTop(top)
-    contrastive = info_nce(pooled(*store.batch(queries)), pooled(*store.batch(passages)), temperature=temperature)
+    pooled, layer = MeanPooledTop(top), top.first_layer
+    contrastive = info_nce(pooled(*store.batch(queries, layer)), pooled(*store.batch(passages, layer)),
+                           temperature=temperature)
     return {"contrastive": contrastive, "next_token": top.next_token_loss(lm_states, lm_ids)}
 
 
@@ -406,7 +439,7 @@ def train_grit(model: Llama, store: StateStore, queries: list[str], passages: li
     from helpers.contrastive import no_duplicate_batches
 
     config.seed_everything(seed)
-    top = TopLayers(model, store.layer)
+    top = TopLayers(model, store.layers[0])
     store.ensure(queries + passages, progress=progress)
     optimizer = torch.optim.AdamW(top.parameters(), lr=lr)
     rng = np.random.default_rng(seed)
@@ -431,10 +464,10 @@ def train_grit(model: Llama, store: StateStore, queries: list[str], passages: li
 # ---------------------------------------------------------------------------------------------------------
 # The artifacts notebooks 10 and 11 use (built by scripts/train_frontier.py, rebuilt here when missing)
 
-HEAD_RECIPE = {"n_pairs": 256, "num_latents": 32, "heads": 4, "mult": 1, "steps": 80, "batch_size": 32, "lr": 1e-3,
+HEAD_RECIPE = {"n_pairs": 160, "num_latents": 32, "heads": 4, "mult": 1, "steps": 60, "batch_size": 16, "lr": 1e-3,
                "temperature": 0.05, "seed": 42}
-GRIT_RECIPE = {"n_pairs": 256, "steps": 30, "batch_size": 16, "lm_batch_size": 8, "seq_len": 64, "lr": 1e-4,
-               "lm_weight": 1.0, "temperature": 0.02, "seed": 42}
+GRIT_RECIPE = {"n_pairs": 160, "steps": 20, "batch_size": 8, "lm_batch_size": 4, "seq_len": 64, "train_windows": 32,
+               "held_out_windows": 16, "lr": 3e-4, "lm_weight": 1.0, "temperature": 0.02, "seed": 42}
 
 
 @functools.lru_cache(maxsize=1)
@@ -447,16 +480,12 @@ def frozen_smollm2():
     return load_smollm2()[0], model
 
 
-def final_states() -> StateStore:
-    """The store of SmolLM2's final (normed) causal token states, which the pooling heads read."""
+@functools.lru_cache(maxsize=1)
+def smollm2_states() -> StateStore:
+    """SmolLM2's causal token states after layer :data:`SPLIT_LAYER` (GRIT's tuned top layers read them) and after
+    the last layer, normed (the pooling heads read them), from one forward pass per text."""
     tokenizer, model = frozen_smollm2()
-    return StateStore(model, tokenizer, model.sizes.num_layers)
-
-
-def split_states(bidirectional: bool = True) -> StateStore:
-    """The store of states after :data:`SPLIT_LAYER` layers, which GRIT's tuned top layers read."""
-    tokenizer, model = frozen_smollm2()
-    return StateStore(model, tokenizer, SPLIT_LAYER, bidirectional=bidirectional)
+    return StateStore(model, tokenizer, (SPLIT_LAYER, model.sizes.num_layers))
 
 
 def make_head(kind: str, recipe: dict = HEAD_RECIPE) -> nn.Module:
@@ -484,7 +513,7 @@ def pooling_head(kind: str, recipe: dict = HEAD_RECIPE, progress: bool = True) -
             return head.eval(), saved["losses"]
     pairs = training_pairs(recipe["n_pairs"], recipe["seed"])
     start = time.perf_counter()
-    losses = train_pooling_head(head, final_states(), pairs.queries, pairs.passages, pairs.positive, recipe["steps"],
+    losses = train_pooling_head(head, smollm2_states(), pairs.queries, pairs.passages, pairs.positive, recipe["steps"],
                                 recipe["batch_size"], recipe["lr"], recipe["temperature"], recipe["seed"], progress)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"recipe": dict(recipe), "state": head.state_dict(), "losses": losses,
@@ -496,10 +525,10 @@ def pooling_head_embedder(kind: str = "latent") -> StatesEmbedder:
     """SmolLM2 (frozen, causal) + a trained pooling head, as an Embedder (notebook 11's latent-attention row)."""
     head, _ = pooling_head(kind)
     label = "latent attention" if kind == "latent" else "mean + MLP"
-    return StatesEmbedder(final_states(), head, f"SmolLM2-135M + {label} head")
+    return StatesEmbedder(smollm2_states(), head, f"SmolLM2-135M + {label} head")
 
 
-def lm_data(seq_len: int = 64, train_windows: int = 128, held_out_windows: int = 32) -> dict[str, torch.Tensor]:
+def lm_data(seq_len: int = 64, train_windows: int = 32, held_out_windows: int = 16) -> dict[str, torch.Tensor]:
     """The first ``train_windows`` training and ``held_out_windows`` held-out next-token windows
     (:func:`lm_windows`) and their frozen states after :data:`SPLIT_LAYER` layers."""
     path = _artifact(f"lm-windows-{seq_len}-{train_windows}-{held_out_windows}.pt")
@@ -531,10 +560,10 @@ def grit_model(variant: str, recipe: dict = GRIT_RECIPE, progress: bool = True) 
         if saved["recipe"] == recipe:
             top.load_state_dict(saved["state"])
             return top.eval(), saved["history"]
-    lm = lm_data(recipe["seq_len"])
+    lm = lm_data(recipe["seq_len"], recipe["train_windows"], recipe["held_out_windows"])
     pairs = training_pairs(recipe["n_pairs"], recipe["seed"])
     start = time.perf_counter()
-    top, history = train_grit(model, split_states(), pairs.queries, pairs.passages, pairs.positive,
+    top, history = train_grit(model, smollm2_states(), pairs.queries, pairs.passages, pairs.positive,
                               lm["train_states"].float(), lm["train_ids"], variant == "joint", recipe["steps"],
                               recipe["batch_size"], recipe["lm_batch_size"], recipe["lr"], recipe["lm_weight"],
                               recipe["temperature"], recipe["seed"], progress)
@@ -547,4 +576,5 @@ def grit_model(variant: str, recipe: dict = GRIT_RECIPE, progress: bool = True) 
 def grit_embedder(variant: str = "joint") -> StatesEmbedder:
     """SmolLM2 with GRIT-tuned top layers (``"joint"`` or ``"embedding_only"``), bidirectional mean pooling."""
     top, _ = grit_model(variant)
-    return StatesEmbedder(split_states(), MeanPooledTop(top), f"SmolLM2-135M GRIT {variant.replace('_', ' ')}")
+    return StatesEmbedder(smollm2_states(), MeanPooledTop(top), f"SmolLM2-135M GRIT {variant.replace('_', ' ')}",
+                          layer=SPLIT_LAYER)

@@ -26,8 +26,8 @@ def store(tiny, tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_CACHE", str(tmp_path))
     tokenizer, model = tiny
 
-    def make(layer, bidirectional=False):
-        return frontier.StateStore(model, tokenizer, layer, bidirectional=bidirectional)
+    def make(bidirectional=False):
+        return frontier.StateStore(model, tokenizer, (2, 4), bidirectional=bidirectional)
     return make
 
 
@@ -61,22 +61,22 @@ def test_stored_states_plus_top_layers_equal_the_full_forward(tiny, store, bidir
     batch = tokenizer(TEXTS, return_tensors="pt", padding=True)
     full = model(batch["input_ids"], batch["attention_mask"], bidirectional=bidirectional)
     expected = mean_pool(full, batch["attention_mask"])
-    lower = store(2, bidirectional)
-    lower.ensure(TEXTS, progress=False)
-    states, mask = lower.batch(TEXTS)
+    stored = store(bidirectional)
+    stored.ensure(TEXTS, progress=False)
+    states, mask = stored.batch(TEXTS, 2)
     top = frontier.TopLayers(model, first_layer=2)
     assert torch.allclose(mean_pool(top(states, mask, bidirectional), mask), expected, atol=1e-2)
-    final = store(4, bidirectional)
-    final.ensure(TEXTS, progress=False)
-    assert final.path().exists() and frontier.StateStore(model, tokenizer, 4, bidirectional).batch(TEXTS)[0].shape == \
-        (3, full.shape[1], 32)
-    states, mask = final.batch(TEXTS)
+    reloaded = frontier.StateStore(model, tokenizer, (2, 4), bidirectional)  # from disk
+    states, mask = reloaded.batch(TEXTS, 4)
+    assert states.shape == (3, full.shape[1], 32)
     assert torch.allclose(mean_pool(states, mask), expected, atol=1e-2)
+    with pytest.raises(ValueError, match="keeps layers"):
+        reloaded.batch(TEXTS, 3)
 
 
 def test_missing_states_give_a_clear_error(store):
     with pytest.raises(KeyError, match="ensure"):
-        store(2).batch(["never stored"])
+        store().batch(["never stored"], 2)
 
 
 def test_next_token_loss_matches_the_full_model(tiny):
@@ -94,7 +94,7 @@ def test_embedding_only_tuning_moves_the_next_token_loss_more_than_joint(tiny, s
     passages = [f"passage {k} on topic {k % 5} with more words" for k in range(16)]
     ids = torch.randint(0, 30522, (16, 12), generator=torch.Generator().manual_seed(2))
     states = frontier.window_states(model, ids, layer=2)
-    lower = store(2, True)
+    lower = store()
     tops = {joint: frontier.train_grit(model, lower, queries, passages, np.arange(16), states, ids, joint=joint,
                                        steps=6, batch_size=8, lm_batch_size=4, lr=1e-2, progress=False)
             for joint in (False, True)}
@@ -136,3 +136,14 @@ def test_solutions_pass_their_checks(load_solution):
     assert exercises.check_positive_aware_filter(solution.keep_negatives)
     assert not exercises.check_latent_attention(...)
     assert not exercises.check_positive_aware_filter(lambda s, p, r: s > r * p)
+
+
+def test_per_query_ndcg_averages_to_pytrec_evals():
+    from helpers.evaluate import retrieval_scores
+
+    rng = np.random.default_rng(0)
+    queries, corpus = rng.normal(size=(30, 8)), rng.normal(size=(40, 8))
+    relevant = rng.integers(0, 40, 30)
+    ours = frontier.per_query_ndcg(queries, corpus, relevant)
+    assert ours.shape == (30,)
+    assert ours.mean() == pytest.approx(retrieval_scores(queries, corpus, relevant)["ndcg@10"], abs=1e-9)

@@ -1,0 +1,206 @@
+"""The course leaderboard: every embedder the course builds, on one offline mini-MTEB (taught in notebook 11).
+
+:data:`REGISTRY` lists each model as an :class:`Entry`: its row name, the notebook that builds it, its family,
+the training it got, and a factory built on the public ``helpers`` functions of that notebook. :func:`score`
+builds each model in turn, runs :func:`helpers.evaluate.mini_mteb` (notebook 09's instruction-tuned models:
+:func:`helpers.instruct.instructed_mini_mteb`), counts its parameters (:func:`parameter_count`) and times it
+(:func:`ms_per_text`, with every cache off). ``Embedder.encode`` caches vectors on disk by the weights'
+fingerprint, so a model that an earlier notebook scored in the same checkout is re-scored for free; on a fresh
+checkout everything is recomputed. :func:`pareto_front` and :func:`cost_quality_plot` read the result.
+"""
+
+from __future__ import annotations
+
+import functools
+import gc
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from helpers.embed import Embedder, SentenceTransformerEmbedder, TransformerEmbedder, minilm_embedder, smollm2_embedder
+from helpers.evaluate import mini_mteb, sentiment_split
+from helpers.frontier import GRIT_RECIPE, HEAD_RECIPE
+
+TIMING_TEXTS = 16  # the first 16 test sentences of the sentiment task: short, real, fixed
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One leaderboard row: ``build()`` returns the :class:`~helpers.embed.Embedder`."""
+
+    name: str
+    notebook: str
+    family: str  # "encoder" or "decoder LLM"
+    training: str  # what the course did to it, in a few words
+    build: Callable[[], Embedder]
+    instructed: bool = False  # scored with instructions (notebook 09's protocol)
+    timed: Callable[[], Embedder] | None = None  # the embedder to time, when ``build``'s answers from memory
+
+
+def _mlm_encoder():
+    from helpers import encoder, mlm
+
+    return encoder.ScratchEmbedder(encoder.minilm_tokenizer(), mlm.pretrained_mlm(progress=False)[0].encoder, "mean",
+                                   name="MLM encoder (mean)")
+
+
+@functools.lru_cache(maxsize=1)
+def _sweep():
+    from helpers.decoder import LayerPoolingSweep
+    from helpers.models import load_smollm2
+
+    return LayerPoolingSweep(*load_smollm2())
+
+
+def _pooling(pooling: str) -> dict:
+    """Notebook 05's rows: views of one sweep (one forward pass serves the three poolings, and their cached
+    vectors are notebook 05's); timed as ``smollm2_embedder(pooling)``, which computes its vectors afresh."""
+    return {"build": lambda: _sweep().view(pooling), "timed": lambda: smollm2_embedder(pooling)}
+
+
+def _llm2vec(stage: str):
+    def build():
+        from helpers.llm2vec import llm2vec_model
+
+        _, model = llm2vec_model(stage)
+        return smollm2_embedder("mean", bidirectional=True, model=model, name=f"SmolLM2-135M LLM2Vec {stage}")
+    return build
+
+
+def _instruct(variant: str):
+    def build():
+        from helpers.instruct import tuned_embedder
+
+        return tuned_embedder(variant)
+    return build
+
+
+def _frontier(kind: str):
+    def build():
+        from helpers import frontier
+
+        return frontier.grit_embedder("joint") if kind == "grit" else frontier.pooling_head_embedder("latent")
+    return build
+
+
+REGISTRY: tuple[Entry, ...] = (
+    Entry("all-MiniLM-L6-v2", "00", "encoder", "pre-trained + contrastive on 1B pairs (loaded)", minilm_embedder),
+    Entry("MLM encoder (mean)", "02", "encoder", "2-layer BERT, MLM pre-training here", _mlm_encoder),
+    Entry("SmolLM2 mean", "05", "decoder LLM", "none (next-token pre-training only)", **_pooling("mean")),
+    Entry("SmolLM2 last token", "05", "decoder LLM", "none", **_pooling("last")),
+    Entry("SmolLM2 weighted mean", "05", "decoder LLM", "none", **_pooling("weighted_mean")),
+    Entry("SmolLM2 echo mean", "06", "decoder LLM", "none (text read twice)",
+          lambda: smollm2_embedder("mean", echo=True)),
+    Entry("SmolLM2 bidirectional", "07", "decoder LLM", "none (mask removed)",
+          lambda: smollm2_embedder("mean", bidirectional=True)),
+    Entry("LLM2Vec +MNTP", "07", "decoder LLM", "LoRA, masked next-token, 60 steps", _llm2vec("mntp")),
+    Entry("LLM2Vec +MNTP +SimCSE", "07", "decoder LLM", "LoRA, + unsupervised SimCSE, 40 steps", _llm2vec("simcse")),
+    Entry("instruct E5 (last token)", "09", "decoder LLM", "top 6 layers, synthetic triples, 40 steps",
+          _instruct("e5_last"), instructed=True),
+    Entry("instruct GTE (bidirectional mean)", "09", "decoder LLM", "top 6 layers, synthetic triples, 40 steps",
+          _instruct("gte_bidirectional"), instructed=True),
+    Entry("SmolLM2 + latent attention", "10", "decoder LLM",
+          f"frozen LLM + trained pooling head, {HEAD_RECIPE['steps']} steps", _frontier("latent")),
+    Entry("SmolLM2 GRIT joint", "10", "decoder LLM",
+          f"top 4 layers, contrastive + next-token, {GRIT_RECIPE['steps']} steps", _frontier("grit")),
+)
+
+
+def parameter_count(embedder: Embedder) -> int:
+    """Parameters used to embed a text: the network's weights (a shared output head counted once) plus any
+    pooling head; for averaged word vectors, the vector table."""
+    from helpers import frontier
+    from helpers.decoder import LayerPoolingSweep
+
+    def count(module) -> int:
+        return sum(p.numel() for p in module.parameters())
+
+    if isinstance(embedder, SentenceTransformerEmbedder | TransformerEmbedder):
+        return count(embedder.model)
+    if isinstance(getattr(embedder, "sweep", None), LayerPoolingSweep):
+        return count(embedder.sweep.model)
+    if isinstance(embedder, frontier.StatesEmbedder):
+        extra = 0 if isinstance(embedder.head, frontier.MeanPooledTop) else count(embedder.head)  # replaces layers
+        return count(embedder.store.model) + extra
+    vectors = getattr(getattr(embedder, "vectors", None), "vectors", None)
+    if vectors is not None:  # helpers.word2vec.AveragedWordEmbedder
+        return int(vectors.size)
+    raise TypeError(f"parameter_count does not know {type(embedder).__name__}: add a case for it.")
+
+
+def timing_texts() -> list[str]:
+    """The fixed sample every model is timed on."""
+    return sentiment_split()[1][:TIMING_TEXTS]
+
+
+def ms_per_text(embedder: Embedder, texts: list[str] | None = None) -> float:
+    """Milliseconds per text to embed ``texts`` (default :func:`timing_texts`) in one batch, every cache off."""
+    texts = timing_texts() if texts is None else texts
+    timed = embedder.uncached() if hasattr(embedder, "uncached") else embedder
+    before = timed.cache
+    timed.cache = False
+    try:
+        start = time.perf_counter()
+        timed.encode(texts, batch_size=len(texts), progress=False)
+        return 1000 * (time.perf_counter() - start) / len(texts)
+    finally:
+        timed.cache = before
+
+
+def score(entries=REGISTRY, progress: bool = True) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Build, score and time every entry. Returns the table (task scores, average, parameters, ms per text,
+    notebook, family, training, seconds to score) and the raw mini-MTEB frames by name."""
+    from helpers.instruct import instructed_mini_mteb
+
+    rows, frames = [], {}
+    for entry in tqdm(entries, desc="Leaderboard", disable=not progress):
+        start = time.perf_counter()
+        embedder = entry.build()
+        frames[entry.name] = (instructed_mini_mteb if entry.instructed else mini_mteb)(embedder)
+        scored = time.perf_counter() - start
+        timed = entry.timed() if entry.timed else embedder
+        rows.append({**frames[entry.name]["score"].to_dict(), "parameters": parameter_count(embedder),
+                     "ms_per_text": ms_per_text(timed), "notebook": entry.notebook, "family": entry.family,
+                     "training": entry.training, "seconds": scored, "name": entry.name})
+        del embedder, timed
+        gc.collect()  # trained SmolLM2 copies are 0.5 GB each: free one before building the next
+    table = pd.DataFrame(rows).set_index("name").sort_values("average", ascending=False)
+    return table, frames
+
+
+def pareto_front(table: pd.DataFrame, cost: str = "ms_per_text", quality: str = "average") -> list[str]:
+    """The rows no other row beats on both cost (lower) and quality (higher), cheapest first."""
+    front, best = [], -np.inf
+    for name, row in table.sort_values([cost, quality], ascending=[True, False]).iterrows():
+        if row[quality] > best:
+            front.append(name)
+            best = row[quality]
+    return front
+
+
+def cost_quality_plot(table: pd.DataFrame, axes=None):
+    """Average score against milliseconds per text and against parameters (log scales), Pareto fronts drawn."""
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(13, 5))
+    colors = {"encoder": "tab:blue", "decoder LLM": "tab:red"}
+    for ax, cost, label in zip(axes, ("ms_per_text", "parameters"), ("milliseconds per text (CPU, 2 cores)",
+                                                                    "parameters"), strict=True):
+        for family, group in table.groupby("family"):
+            ax.scatter(group[cost], group["average"], color=colors.get(family, "gray"), label=family, zorder=3)
+        for name, row in table.iterrows():
+            ax.annotate(name, (row[cost], row["average"]), fontsize=7, xytext=(4, 2), textcoords="offset points")
+        front = table.loc[pareto_front(table, cost)]
+        ax.step(front[cost], front["average"], where="post", color="black", alpha=0.4, label="Pareto front")
+        ax.set_xscale("log")
+        ax.set_xlabel(label)
+        ax.set_ylabel("mini-MTEB average")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right")
+    axes[0].figure.suptitle("What each embedder costs and buys")
+    axes[0].figure.tight_layout()
+    return axes

@@ -1,0 +1,54 @@
+"""helpers.leaderboard: the registry, parameter counts, timing, the Pareto front, the plot; exercise solutions."""
+
+import matplotlib
+import pandas as pd
+import pytest
+
+from helpers import leaderboard
+from helpers.embed import minilm_embedder
+
+matplotlib.use("Agg")
+
+TABLE = pd.DataFrame({"average": [0.6, 0.5, 0.55, 0.2], "ms_per_text": [2.0, 50.0, 40.0, 0.1],
+                      "parameters": [2e7, 1.3e8, 1.3e8, 1e6], "family": ["encoder", "decoder LLM", "decoder LLM",
+                                                                       "encoder"]},
+                     index=["encoder", "llm a", "llm b", "tiny"])
+
+
+def test_registry_names_are_unique_and_cover_the_course():
+    names = [entry.name for entry in leaderboard.REGISTRY]
+    assert len(names) == len(set(names))
+    assert {entry.notebook for entry in leaderboard.REGISTRY} >= {"00", "02", "05", "06", "07", "09", "10"}
+    assert all(entry.family in ("encoder", "decoder LLM") for entry in leaderboard.REGISTRY)
+
+
+def test_parameter_count_and_timing_of_minilm():
+    embedder = minilm_embedder()
+    assert leaderboard.parameter_count(embedder) == pytest.approx(22.7e6, rel=0.01)
+    assert embedder.cache
+    assert 0 < leaderboard.ms_per_text(embedder, ["A short sentence.", "Another one."]) < 10_000
+    assert embedder.cache, "timing turns the cache off only while it runs"
+    with pytest.raises(TypeError, match="add a case"):
+        leaderboard.parameter_count(object())
+
+
+def test_timing_texts_are_fixed_real_sentences():
+    texts = leaderboard.timing_texts()
+    assert len(texts) == leaderboard.TIMING_TEXTS and texts == leaderboard.timing_texts()
+
+
+def test_pareto_front_and_plot():
+    assert leaderboard.pareto_front(TABLE) == ["tiny", "encoder"]
+    assert leaderboard.pareto_front(TABLE, cost="parameters") == ["tiny", "encoder"]
+    axes = leaderboard.cost_quality_plot(TABLE)
+    assert len(axes) == 2 and axes[0].get_xscale() == "log"
+
+
+def test_solutions_pass_their_checks(load_solution):
+    from helpers.exercises import leaderboard as exercises
+
+    solution = load_solution("11_leaderboard_and_tradeoffs")
+    assert exercises.check_pareto_front(solution.pareto)
+    assert exercises.check_best_under_budget(solution.best_under_budget)
+    assert not exercises.check_pareto_front(...)
+    assert not exercises.check_best_under_budget(lambda table, budget: table["average"].idxmax())
