@@ -38,7 +38,8 @@ def symmetric_info_nce(queries: torch.Tensor, docs: torch.Tensor, temperature: f
                        hard_negatives: torch.Tensor | None = None) -> torch.Tensor:
     """The two-way InfoNCE: the mean of query -> document (hard negatives included) and document -> query.
 
-    Equals sentence-transformers' ``MultipleNegativesSymmetricRankingLoss`` (scale 20 = temperature 0.05).
+    Equals sentence-transformers' ``MultipleNegativesRankingLoss`` with ``directions=("query_to_doc",
+    "doc_to_query")`` and ``partition_mode="per_direction"`` (formerly ``MultipleNegativesSymmetricRankingLoss``).
     """
     forward = info_nce(queries, docs, temperature, hard_negatives)
     return (forward + info_nce(docs, queries, temperature)) / 2

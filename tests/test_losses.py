@@ -49,7 +49,9 @@ def test_info_nce_equals_multiple_negatives_ranking_loss(k):
 def test_symmetric_info_nce_equals_symmetric_ranking_loss(k):
     q, d, negatives, hard = _batch(k, seed=1)
     ours = symmetric_info_nce(q, d, temperature=0.05, hard_negatives=hard)
-    theirs = _reference(st_losses.MultipleNegativesSymmetricRankingLoss(_Identity(), scale=20.0), q, d, *negatives)
+    symmetric = st_losses.MultipleNegativesRankingLoss(_Identity(), scale=20.0, partition_mode="per_direction",
+                                                       directions=("query_to_doc", "doc_to_query"))
+    theirs = _reference(symmetric, q, d, *negatives)
     assert torch.allclose(ours, theirs, atol=1e-6), (ours.item(), theirs.item())
 
 
