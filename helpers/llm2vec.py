@@ -283,7 +283,7 @@ def train_simcse(model, tokenizer, steps: int, batch_size: int = 16, lr: float =
 # The trained artifact: scripts/train_llm2vec.py makes it; llm2vec_model() rebuilds it when missing.
 
 RECIPE = {"top_layers": 8, "rank": 16, "alpha": 32.0, "mntp_steps": 15, "mntp_lr": 2e-3, "batch_size": 8,
-          "seq_len": 64, "simcse_steps": 10, "simcse_batch_size": 16, "simcse_lr": 2e-4, "seed": 42}
+          "seq_len": 64, "simcse_steps": 6, "simcse_batch_size": 8, "simcse_lr": 2e-4, "seed": 42}
 
 
 def artifact_path():
