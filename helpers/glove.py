@@ -13,6 +13,7 @@ Vocabulary, evaluation and the averaged-vector embedder are those of :mod:`helpe
 from __future__ import annotations
 
 import time
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
@@ -87,7 +88,9 @@ def train_glove(documents: list[list[str]], dim: int = 100, window: int = 10, mi
                                 x_max, alpha)
             optimizer.zero_grad()
             losses.sum().backward()
-            optimizer.step()
+            with warnings.catch_warnings():  # torch notes that it skips checks of the sparse gradients
+                warnings.filterwarnings("ignore", message="Sparse invariant checks")
+                optimizer.step()
             total += float(losses.detach().sum())
         log.steps.append(len(log.steps) + 1)
         log.losses.append(total / len(counts))

@@ -255,8 +255,8 @@ class TrainingLog:
 
 def train_sgns(documents: list[list[str]], dim: int = 100, window: int = 5, min_count: int = 5,
                negative: int = 5, sample: float = 1e-3, epochs: int = 5, alpha: float = 0.025,
-               min_alpha: float = 1e-4, batch_size: int = 4096, seed: int = 42,
-               progress: bool = True) -> tuple[WordVectors, TrainingLog]:
+               min_alpha: float = 1e-4, batch_size: int = 4096, seed: int = 42, progress: bool = True,
+               device: str = "cpu") -> tuple[WordVectors, TrainingLog]:
     """Train skip-gram with negative sampling; gensim's ``Word2Vec(sg=1)`` defaults for every setting.
 
     Per epoch: subsample the corpus, build all (centre, context) pairs with the dynamic window and shuffle
@@ -264,28 +264,29 @@ def train_sgns(documents: list[list[str]], dim: int = 100, window: int = 5, min_
     the gradients of the summed loss for the gathered rows (:func:`sgns_gradients`) and apply them with
     ``index_add_`` (plain SGD, learning rate decaying linearly from ``alpha`` to ``min_alpha``). Input
     vectors start uniform in ±0.5/dim and output vectors at zero, as in word2vec.c. The input vectors
-    are returned.
+    are returned. ``device="cuda"`` runs the same code on a GPU.
     """
     rng = np.random.default_rng(seed)
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator(device=device).manual_seed(seed)
     vocabulary = build_vocabulary(documents, min_count)
     ids, docs = corpus_ids(documents, vocabulary)
     keep = keep_probability(vocabulary.counts, sample)
-    table = unigram_table(vocabulary.counts)
+    table = unigram_table(vocabulary.counts).to(device)
     size = len(vocabulary)
-    input_vectors = (torch.rand(size, dim, generator=generator) - 0.5) / dim
-    output_vectors = torch.zeros(size, dim)
+    input_vectors = (torch.rand(size, dim, generator=generator, device=device) - 0.5) / dim
+    output_vectors = torch.zeros(size, dim, device=device)
 
     epoch_pairs = [skipgram_pairs(*_subsample(ids, docs, keep, rng), window, rng) for _ in range(epochs)]
     total = sum(len(centres) for centres, _ in epoch_pairs)
     log, done, start = TrainingLog(), 0, time.perf_counter()
     bar = tqdm(total=total, desc="SGNS pairs", unit="pair", unit_scale=True, disable=not progress)
     for centres_all, contexts_all in epoch_pairs:
-        order = torch.from_numpy(rng.permutation(len(centres_all)))
-        centres_all, contexts_all = torch.from_numpy(centres_all)[order], torch.from_numpy(contexts_all)[order]
+        order = rng.permutation(len(centres_all))
+        centres_all = torch.from_numpy(centres_all[order]).to(device)
+        contexts_all = torch.from_numpy(contexts_all[order]).to(device)
         for begin in range(0, len(centres_all), batch_size):
             centres, contexts = centres_all[begin : begin + batch_size], contexts_all[begin : begin + batch_size]
-            noise = table[torch.randint(len(table), (len(centres), negative), generator=generator)]
+            noise = table[torch.randint(len(table), (len(centres), negative), generator=generator, device=device)]
             v, u_context, u_noise = input_vectors[centres], output_vectors[contexts], output_vectors[noise]
             losses, grad_v, grad_context, grad_noise = sgns_gradients(v, u_context, u_noise)
             grad_noise *= (noise != contexts[:, None]).unsqueeze(-1)  # a context word is no negative for itself
@@ -301,7 +302,7 @@ def train_sgns(documents: list[list[str]], dim: int = 100, window: int = 5, min_
     bar.close()
     log.seconds = time.perf_counter() - start
     log.words = count_tokens(documents) * epochs
-    return WordVectors(vocabulary.words, input_vectors.numpy()), log
+    return WordVectors(vocabulary.words, input_vectors.cpu().numpy()), log
 
 
 def _subsample(ids: np.ndarray, docs: np.ndarray, keep: np.ndarray, rng: np.random.Generator):
