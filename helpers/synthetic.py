@@ -231,7 +231,7 @@ def parse_example(answer: str, prefill: str = EXAMPLE_PREFILL) -> tuple[dict | N
     return example, "ok"
 
 
-def filter_examples(records: list[dict], key: str = "user_query") -> tuple[list[dict], Counter]:
+def filter_examples(records: list[dict], key: str = "query") -> tuple[list[dict], Counter]:
     """Keep the records whose ``status`` is ``"ok"`` and whose ``key`` text was not seen before.
 
     Returns the kept records and a count of every status (``"duplicate"`` added for repeats).

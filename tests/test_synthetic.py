@@ -55,7 +55,7 @@ def test_parse_task_list():
 
 
 def test_filter_examples_counts_duplicates():
-    records = [{"status": "ok", "user_query": "A b"}, {"status": "ok", "user_query": "a B!"},
+    records = [{"status": "ok", "query": "A b"}, {"status": "ok", "query": "a B!"},
                {"status": "invalid JSON"}]
     kept, reasons = synthetic.filter_examples(records)
     assert len(kept) == 1 and reasons == {"ok": 1, "duplicate": 1, "invalid JSON": 1}
