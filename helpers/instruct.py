@@ -232,7 +232,7 @@ VARIANTS = {
     "gte_bidirectional": {"pooling": "mean", "bidirectional": True,
                           "name": "SmolLM2 tuned, bidirectional mean (GTE/LLM2Vec)"},
 }
-RECIPE = {"train_layers": 6, "steps": 24, "batch_size": 8, "lr": 1e-4, "temperature": 0.05, "max_length": 96,
+RECIPE = {"train_layers": 6, "steps": 16, "batch_size": 8, "lr": 1e-4, "temperature": 0.05, "max_length": 96,
           "negative": "hard_negative", "seed": 42}
 
 

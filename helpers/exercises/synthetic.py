@@ -30,8 +30,8 @@ def check_fusion(fuse) -> bool:
     got = np.asarray(got, dtype=float)
     if got.shape != expected.shape:
         return report(False, f"Return one fused score per item: shape {expected.shape}, got {got.shape}.")
-    if np.allclose(got, 1 / (60 + np.argsort(-a)) + 1 / (60 + np.argsort(-b))):
-        return report(False, "Those are positions of the sorted items, not each item's rank: invert the argsort.")
+    if np.allclose(got, synthetic.reciprocal_rank_fusion(-a, -b, k=60)):
+        return report(False, "Rank 1 must be the highest score, not the lowest.")
     if not np.allclose(got, expected, atol=1e-9):
         return report(False, "Each item scores 1/(60 + rank in a) + 1/(60 + rank in b), rank 1 = highest score.")
     return report(True, "Fusion is right: only ranks count, so scores on different scales mix safely.")
