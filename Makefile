@@ -32,5 +32,8 @@ lab: setup  ## JupyterLab in the course environment
 notebooks: setup  ## maintainers: re-execute every notebook in place (what gets committed)
 	$(BIN)/python scripts/run_course.py --inplace
 
+data: setup  ## regenerate data/synthetic/ with SmolLM2-135M (seeded, progress bars; long on a CPU)
+	$(BIN)/python scripts/make_synthetic_data.py
+
 clean:
 	rm -rf build .cache
