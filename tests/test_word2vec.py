@@ -158,15 +158,17 @@ def test_averaged_embedder_equals_gensim_mean_vector(gensim_model, tmp_path, mon
 
 def test_trainer_learns_the_geometry_gensim_learns(lee_documents, gensim_model):
     ours, log = train_sgns(lee_documents, dim=50, min_count=3, epochs=5, batch_size=1024, progress=False)
-    assert ours.words == list(gensim_model.wv.index_to_key)  # same vocabulary, same order
+    # The same vocabulary; gensim breaks ties between equal counts in another order, so compare as sets.
+    assert set(ours.words) == set(gensim_model.wv.index_to_key)
     assert log.losses[-1] < 0.8 * log.losses[0] and log.words_per_second > 0
     frequent = ours.words[50:250]  # skip the stop words
     theirs = WordVectors.from_gensim(gensim_model.wv)
-    ids = [ours.index[w] for w in frequent]
-    mine, reference = ours.unit[ids] @ ours.unit[ids].T, theirs.unit[ids] @ theirs.unit[ids].T
+    ids, their_ids = [ours.index[w] for w in frequent], [theirs.index[w] for w in frequent]
+    mine, reference = ours.unit[ids] @ ours.unit[ids].T, theirs.unit[their_ids] @ theirs.unit[their_ids].T
     upper = np.triu_indices(len(ids), k=1)
     agreement = np.corrcoef(mine[upper], reference[upper])[0, 1]
-    assert agreement > 0.5, f"pairwise cosines of ours vs gensim correlate only {agreement:.2f}"
+    # two gensim runs with different seeds agree at about 0.98 here; ours reaches about 0.95
+    assert agreement > 0.8, f"pairwise cosines of ours vs gensim correlate only {agreement:.2f}"
 
 
 def _solutions():
