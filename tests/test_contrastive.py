@@ -1,5 +1,3 @@
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -142,16 +140,8 @@ def test_training_improves_held_out_retrieval(pairs, static):
         contrastive.train(head, *features, pairs.positive[:-1])
 
 
-def _solutions():
-    path = Path(__file__).resolve().parent.parent / "solutions" / "04_contrastive_learning.py"
-    spec = importlib.util.spec_from_file_location("solutions_04", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_solutions_pass_their_checks(capsys):
-    solutions = _solutions()
+def test_solutions_pass_their_checks(capsys, load_solution):
+    solutions = load_solution("04_contrastive_learning")
     assert exercises.check_info_nce(solutions.my_info_nce)
     assert exercises.check_uniformity(solutions.my_uniformity)
     assert exercises.check_false_negative_mask(solutions.my_mask)

@@ -1,7 +1,5 @@
 """Sentence-BERT training (helpers.sbert) and the exercises of notebooks 02 and 03."""
 
-import importlib.util
-from pathlib import Path
 
 import pytest
 import torch
@@ -9,15 +7,7 @@ import torch
 from helpers import data, sbert
 from helpers.encoder import Encoder, EncoderConfig, minilm_tokenizer
 
-ROOT = Path(__file__).resolve().parent.parent
 TINY = EncoderConfig(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, max_positions=128, dropout=0.0)
-
-
-def _solutions(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "solutions" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.parametrize("kind", ["inverse_cloze", "adjacent", "mixed"])
@@ -59,10 +49,10 @@ def test_training_rejects_duplicate_queries_and_tiny_data():
         sbert.training_pairs("nli")
 
 
-def test_solutions_pass_the_checks_of_notebook_03():
+def test_solutions_pass_the_checks_of_notebook_03(load_solution):
     from helpers.exercises import sbert as checks
 
-    solutions = _solutions("03_sentence_bert")
+    solutions = load_solution("03_sentence_bert")
     assert checks.check_mean_pooling(solutions.mean_pooling)
     assert checks.check_adjacent_pairs(solutions.adjacent_pairs)
     assert checks.check_search_cost(solutions.search_cost)
@@ -75,10 +65,10 @@ def test_unanswered_exercises_are_not_errors():
     assert not checks.check_search_cost(...)
 
 
-def test_solutions_pass_the_checks_of_notebook_02():
+def test_solutions_pass_the_checks_of_notebook_02(load_solution):
     from helpers.exercises import bert as checks
 
-    solutions = _solutions("02_bert_from_scratch")
+    solutions = load_solution("02_bert_from_scratch")
     assert checks.check_attention(solutions.attention)
     assert checks.check_parameter_count(solutions.parameter_count)
     assert checks.check_choose_positions(solutions.choose_positions)

@@ -1,6 +1,4 @@
-import importlib.util
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,8 +23,6 @@ from helpers.word2vec import (
     unigram_table,
     word_pair_spearman,
 )
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -171,17 +167,10 @@ def test_trainer_learns_the_geometry_gensim_learns(lee_documents, gensim_model):
     assert agreement > 0.8, f"pairwise cosines of ours vs gensim correlate only {agreement:.2f}"
 
 
-def _solutions():
-    spec = importlib.util.spec_from_file_location("solutions_01", ROOT / "solutions" / "01_word2vec.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_solutions_pass_their_checks(gensim_model):
+def test_solutions_pass_their_checks(gensim_model, load_solution):
     from helpers.exercises import word2vec as checks
 
-    solutions = _solutions()
+    solutions = load_solution("01_word2vec")
     assert checks.check_discard_probability(solutions.discard_probability)
     assert checks.check_fixed_window_pairs(solutions.fixed_window_pairs)
     assert checks.check_analogy(solutions.solve_analogy, WordVectors.from_gensim(gensim_model.wv))
