@@ -13,7 +13,6 @@ same hidden states (within 1e-3) and the same greedy generation.
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 
 import torch
@@ -262,26 +261,9 @@ class ScratchDecoderEmbedder(Embedder):
         return pool(hidden, batch["attention_mask"], self.pooling)
 
     def settings(self):
-        return {"weights": cached_weights_fingerprint(self.model), "pooling": self.pooling,
+        return {"weights": weights_fingerprint(self.model), "pooling": self.pooling,
                 "max_length": self.max_length, "bidirectional": self.bidirectional,
                 "padding_side": self.tokenizer.padding_side}
-
-
-_FINGERPRINTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def cached_weights_fingerprint(model: torch.nn.Module) -> str:
-    """:func:`helpers.embed.weights_fingerprint`, recomputed only when a parameter was changed in place.
-
-    Hashing 135M weights takes seconds and ``encode`` asks for it on every call; PyTorch counts in-place
-    writes to each tensor (``_version``: optimiser steps, ``load_state_dict``), so that count is the key.
-    """
-    versions = tuple(tensor._version for tensor in model.state_dict().values())
-    known = _FINGERPRINTS.get(model)
-    if known is None or known[0] != versions:
-        known = (versions, weights_fingerprint(model))
-        _FINGERPRINTS[model] = known
-    return known[1]
 
 
 class DecoderEmbedder(TransformerEmbedder):
@@ -310,7 +292,7 @@ class DecoderEmbedder(TransformerEmbedder):
         return normed_layer(self.model, states, self.layer)
 
     def settings(self):
-        return {"weights": cached_weights_fingerprint(self.model), "pooling": self.pooling,
+        return {"weights": weights_fingerprint(self.model), "pooling": self.pooling,
                 "max_length": self.max_length, "append_eos": self.append_eos, "template": self.template,
                 "padding_side": self.tokenizer.padding_side, "bidirectional": self.bidirectional, "layer": self.layer}
 
@@ -378,5 +360,5 @@ class _SweepView(Embedder):
         return torch.stack([self.sweep.vectors[t][(self.pooling, self.layer)] for t in texts])
 
     def settings(self):
-        return {"weights": cached_weights_fingerprint(self.sweep.model), "pooling": self.pooling, "layer": self.layer,
+        return {"weights": weights_fingerprint(self.sweep.model), "pooling": self.pooling, "layer": self.layer,
                 "max_length": self.sweep.max_length, "padding_side": self.sweep.tokenizer.padding_side}

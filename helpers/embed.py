@@ -16,6 +16,7 @@ import abc
 import hashlib
 import json
 import re
+import weakref
 
 import numpy as np
 import torch
@@ -45,14 +46,28 @@ def check_texts(texts) -> list[str]:
     return texts
 
 
+_FINGERPRINTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def weights_fingerprint(module: torch.nn.Module) -> str:
-    """A cheap hash of a model's weights: names, shapes, sums and a strided sample of every tensor."""
+    """A cheap hash of a model's weights: names, shapes, sums and a strided sample of every tensor.
+
+    Hashing 135M weights takes seconds and ``encode`` asks for it on every call, so the hash is kept until a
+    tensor changes: PyTorch counts in-place writes to each tensor (``_version``: optimiser steps,
+    ``load_state_dict``), and a replaced tensor has another storage address.
+    """
+    state = module.state_dict()
+    versions = tuple((name, tensor.data_ptr(), tensor._version) for name, tensor in state.items())
+    known = _FINGERPRINTS.get(module)
+    if known is not None and known[0] == versions:
+        return known[1]
     digest = hashlib.sha256()
-    for name, tensor in module.state_dict().items():
+    for name, tensor in state.items():
         flat = tensor.detach().reshape(-1)
         sample = flat[:: max(1, flat.numel() // 256)].float().cpu().numpy()
         digest.update(f"{name}{tuple(tensor.shape)}{flat.double().sum().item():.10e}".encode())
         digest.update(sample.tobytes())
+    _FINGERPRINTS[module] = (versions, digest.hexdigest())
     return digest.hexdigest()
 
 

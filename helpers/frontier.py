@@ -33,7 +33,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from helpers import config, data
-from helpers.decoder import Llama, attention_bias, cached_weights_fingerprint, rotary_cos_sin
+from helpers.decoder import Llama, attention_bias, rotary_cos_sin
 from helpers.embed import Embedder, check_texts, weights_fingerprint
 from helpers.losses import info_nce
 from helpers.pooling import mean_pool
@@ -96,7 +96,7 @@ class StateStore:
         return StateStore(self.model, self.tokenizer, self.layers, self.bidirectional, self.max_length, persist=False)
 
     def settings(self) -> dict:
-        return {"weights": cached_weights_fingerprint(self.model), "layers": self.layers,
+        return {"weights": weights_fingerprint(self.model), "layers": self.layers,
                 "bidirectional": self.bidirectional, "max_length": self.max_length}
 
     def path(self):
@@ -533,7 +533,7 @@ def lm_data(seq_len: int = 64, train_windows: int = 32, held_out_windows: int = 
     (:func:`lm_windows`) and their frozen states after :data:`SPLIT_LAYER` layers."""
     path = _artifact(f"lm-windows-{seq_len}-{train_windows}-{held_out_windows}.pt")
     tokenizer, model = frozen_smollm2()
-    key = cached_weights_fingerprint(model)
+    key = weights_fingerprint(model)
     if path.exists():
         saved = torch.load(path, weights_only=True)
         if saved.get("weights") == key:

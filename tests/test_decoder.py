@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from helpers import decoder
-from helpers.embed import smollm2_embedder
+from helpers.embed import smollm2_embedder, weights_fingerprint
 from helpers.models import load_smollm2
 from helpers.pooling import pool
 
@@ -84,11 +84,11 @@ def test_sweep_views_equal_the_embedders(models):
 
 def test_fingerprint_follows_in_place_changes(models):
     _, _, scratch = models
-    before = decoder.cached_weights_fingerprint(scratch)
+    before = weights_fingerprint(scratch)
     with torch.no_grad():
         scratch.norm.weight[0] += 1.0
     try:
-        assert decoder.cached_weights_fingerprint(scratch) != before
+        assert weights_fingerprint(scratch) != before
     finally:
         with torch.no_grad():
             scratch.norm.weight[0] -= 1.0
