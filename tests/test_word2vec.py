@@ -18,6 +18,7 @@ from helpers.word2vec import (
     paper_discard_probability,
     sgns_gradients,
     sgns_loss,
+    sgns_update,
     skipgram_pairs,
     train_sgns,
     unigram_table,
@@ -113,6 +114,34 @@ def test_hand_gradients_equal_autograd():
         assert torch.allclose(ours, theirs, atol=1e-6)
 
 
+def test_fused_update_equals_sgd_with_the_hand_gradients():
+    torch.manual_seed(0)
+    size, dim = 7, 8
+    input_vectors, output_vectors = torch.randn(size, dim), torch.randn(size, dim)
+    centres = torch.tensor([0, 1, 1, 4])  # repeated rows: their updates add up
+    contexts = torch.tensor([2, 3, 3, 0])
+    noise = torch.tensor([[5, 2, 6], [1, 3, 3], [0, 5, 6], [0, 2, 2]])  # noise equal to the context is dropped
+    mask = (noise != contexts[:, None]).float()
+    rate = 0.1
+    # expected: sgns_gradients (the noise terms masked), every row updated with index_add_
+    v, u_context, u_noise = input_vectors[centres], output_vectors[contexts], output_vectors[noise]
+    _, _, grad_context, grad_noise = sgns_gradients(v, u_context, u_noise)
+    s_context, s_noise = (v * u_context).sum(-1), torch.einsum("bd,bkd->bk", v, u_noise)
+    # ∂L/∂v without the dropped noise words: (σ(s_o) - 1) u_o + Σ_k mask_k σ(s_k) u_k
+    grad_v = (torch.sigmoid(s_context) - 1).unsqueeze(-1) * u_context + torch.einsum(
+        "bk,bkd->bd", torch.sigmoid(s_noise) * mask, u_noise)
+    expected_in, expected_out = input_vectors.clone(), output_vectors.clone()
+    expected_in.index_add_(0, centres, grad_v, alpha=-rate)
+    expected_out.index_add_(0, contexts, grad_context, alpha=-rate)
+    expected_out.index_add_(0, noise.reshape(-1), (grad_noise * mask.unsqueeze(-1)).reshape(-1, dim), alpha=-rate)
+    targets = torch.cat([contexts[:, None], noise], 1)
+    weights = torch.cat([torch.ones(4, 1), mask], 1)
+    scores = sgns_update(input_vectors, output_vectors, centres, targets, weights, rate)
+    assert torch.allclose(scores[:, 0], s_context) and torch.allclose(scores[:, 1:], s_noise)
+    assert torch.allclose(input_vectors, expected_in, atol=1e-6)
+    assert torch.allclose(output_vectors, expected_out, atol=1e-6)
+
+
 def test_evaluation_equals_gensim(gensim_model):
     ours = WordVectors.from_gensim(gensim_model.wv)
     folder = data.gensim_test_data()
@@ -153,7 +182,9 @@ def test_averaged_embedder_equals_gensim_mean_vector(gensim_model, tmp_path, mon
 
 
 def test_trainer_learns_the_geometry_gensim_learns(lee_documents, gensim_model):
+    threads = torch.get_num_threads()
     ours, log = train_sgns(lee_documents, dim=50, min_count=3, epochs=5, batch_size=1024, progress=False)
+    assert torch.get_num_threads() == threads  # the trainer's one thread is restored afterwards
     # The same vocabulary; gensim breaks ties between equal counts in another order, so compare as sets.
     assert set(ours.words) == set(gensim_model.wv.index_to_key)
     assert log.losses[-1] < 0.8 * log.losses[0] and log.words_per_second > 0
