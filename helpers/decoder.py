@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers.embed import Embedder, TransformerEmbedder, weights_fingerprint
+from helpers.embed import Embedder, TransformerEmbedder, check_texts, weights_fingerprint
 from helpers.llm2vec import hidden_states
 from helpers.pooling import pool
 
@@ -354,6 +355,13 @@ class _SweepView(Embedder):
         self.sweep, self.pooling, self.layer = sweep, pooling, layer
         self.dim = sweep.model.config.hidden_size
         self.name = f"{sweep.name} {pooling} (layer {layer})"
+        self.cache = layer == sweep.num_layers  # on disk only the last layer (leaderboard rows); the rest in memory
+
+    def encode(self, texts, batch_size: int = 32, progress: bool | None = None) -> np.ndarray:
+        texts = check_texts(texts)
+        if progress is None and all(text in self.sweep.vectors for text in texts):
+            progress = False  # the vectors are already in memory: nothing to wait for
+        return super().encode(texts, batch_size, progress)
 
     def embed_batch(self, texts):
         self.sweep.compute(texts)
