@@ -83,3 +83,18 @@ def test_train_save_load_gives_the_same_vectors(smollm2, tmp_path):
     assert np.abs(loaded.encode(texts) - direct.encode(texts)).max() < 1e-6
     with pytest.raises(FileNotFoundError, match="train_instruct_embedder"):
         instruct.load_tuned(tmp_path / "missing")
+
+
+@pytest.mark.parametrize(("pooling", "bidirectional"), [("last", False), ("mean", True)])
+def test_frozen_bottom_equals_the_whole_model(smollm2, pooling, bidirectional):
+    from helpers.decoder import DecoderEmbedder
+
+    tokenizer, model = smollm2
+    texts = ["Instruct: Find news\nQuery: floods", "Rivers flooded many towns in Queensland after rain.", "cricket"]
+    embedder = DecoderEmbedder(tokenizer, model, pooling=pooling, max_length=32, append_eos=pooling == "last",
+                               bidirectional=bidirectional)
+    bottom = instruct.FrozenBottom(embedder, texts, first_trained=28, batch_size=2)  # batches padded differently
+    with torch.no_grad():
+        stored = bottom.embed_with_grad(texts)
+        whole = instruct.embed_with_grad(embedder, texts)
+    assert (stored - whole).abs().max() < 1e-3 * whole.abs().max()
