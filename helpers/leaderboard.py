@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import functools
 import gc
+import hashlib
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,11 +22,15 @@ from dataclasses import dataclass
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import torch
 from tqdm.auto import tqdm
 
+from helpers import config
 from helpers.embed import Embedder, SentenceTransformerEmbedder, TransformerEmbedder, minilm_embedder, smollm2_embedder
 from helpers.evaluate import mini_mteb, sentiment_split
 from helpers.frontier import GRIT_RECIPE, HEAD_RECIPE
+from helpers.instruct import RECIPE as INSTRUCT_RECIPE
+from helpers.llm2vec import RECIPE as LLM2VEC_RECIPE
 
 TIMING_TEXTS = 16  # the first 16 test sentences of the sentiment task: short, real, fixed
 
@@ -35,7 +41,7 @@ class Entry:
 
     name: str
     notebook: str
-    family: str  # "encoder" or "decoder LLM"
+    family: str  # "static word vectors", "encoder" or "decoder LLM"
     training: str  # what the course did to it, in a few words
     build: Callable[[], Embedder]
     instructed: bool = False  # scored with instructions (notebook 09's protocol)
@@ -47,6 +53,75 @@ def _mlm_encoder():
 
     return encoder.ScratchEmbedder(encoder.minilm_tokenizer(), mlm.pretrained_mlm(progress=False)[0].encoder, "mean",
                                    name="MLM encoder (mean)")
+
+
+# Notebook 01's CPU settings: skip-gram and GloVe on the same 600k tokens of dictionary and news text.
+WORD_VECTORS = {"corpus_tokens": 600_000, "sources": ["gcide", "news"], "dim": 100, "min_count": 5, "seed": 42,
+                "sgns": {"window": 5, "negative": 5, "sample": 1e-3, "epochs": 5, "batch_size": 2048},
+                "glove": {"window": 10, "x_max": 10.0, "epochs": 10}}
+
+
+def _word_vectors(kind: str):
+    from helpers import corpus, glove, word2vec
+
+    def train():
+        settings = WORD_VECTORS
+        documents = corpus.offline_corpus(max_tokens=settings["corpus_tokens"], sources=settings["sources"])
+        trainer = word2vec.train_sgns if kind == "sgns" else glove.train_glove
+        vectors, _ = trainer(documents, dim=settings["dim"], min_count=settings["min_count"], seed=settings["seed"],
+                             progress=False, **settings[kind])
+        return vectors
+
+    name = "averaged Word2vec" if kind == "sgns" else "averaged GloVe"
+    return word2vec.AveragedWordEmbedder(cached_artifact(f"word_vectors_{kind}", WORD_VECTORS, train), name)
+
+
+# Notebook 03's siamese training of a randomly initialised encoder (its CPU settings), and notebook 04's best
+# contrastive head on frozen MiniLM (seed 0, lr 1e-4, τ = 0.1: the best τ of 04's temperature sweep).
+SBERT_RECIPE = {"steps": 60, "batch_size": 32, "learning_rate": 5e-4, "temperature": 0.05, "seed": 42}
+HEAD_ON_MINILM = {"seed": 0, "lr": 1e-4, "temperature": 0.1}
+
+
+def cached_artifact(name: str, settings: dict, build: Callable[[], object]):
+    """``build()`` once per ``settings``, then read back from ``<cache>/artifacts/`` (a trained model's state)."""
+    key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+    path = config.cache_dir() / "artifacts" / f"{name}-{key}.pt"
+    if path.exists():
+        return torch.load(path, weights_only=False)
+    value = build()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(value, path)
+    return value
+
+
+def _sbert():
+    from helpers import encoder, mlm, sbert
+
+    tokenizer = encoder.minilm_tokenizer()
+
+    def train() -> dict:
+        config.seed_everything(SBERT_RECIPE["seed"])
+        start = encoder.Encoder(mlm.SMALL_CONFIG)
+        trained, _ = sbert.train_bi_encoder(start, tokenizer, sbert.training_pairs("mixed"), progress=False,
+                                            **SBERT_RECIPE)
+        return trained.state_dict()
+
+    model = encoder.Encoder(mlm.SMALL_CONFIG)
+    model.load_state_dict(cached_artifact("sbert_random_init", SBERT_RECIPE, train))
+    return encoder.ScratchEmbedder(tokenizer, model.eval(), "mean", name="random + SBERT (mean)")
+
+
+def _contrastive_head(cached_features: bool = True):
+    from helpers import contrastive
+
+    pairs = contrastive.ict_training_pairs()
+    minilm = minilm_embedder()
+    minilm.cache = cached_features  # off when timed: the head's cost is MiniLM's plus one matrix product
+    features = contrastive.EncoderFeatures(minilm)
+    torch.manual_seed(HEAD_ON_MINILM["seed"])
+    head = contrastive.ProjectionHead(384)
+    contrastive.train(head, features(pairs.queries), features(pairs.passages), pairs.positive, **HEAD_ON_MINILM)
+    return contrastive.HeadEmbedder(features, head.eval(), "MiniLM + head")
 
 
 @functools.lru_cache(maxsize=1)
@@ -90,7 +165,15 @@ def _frontier(kind: str):
 
 REGISTRY: tuple[Entry, ...] = (
     Entry("all-MiniLM-L6-v2", "00", "encoder", "pre-trained + contrastive on 1B pairs (loaded)", minilm_embedder),
+    Entry("averaged Word2vec", "01", "static word vectors", "skip-gram with negative sampling, 600k tokens",
+          lambda: _word_vectors("sgns")),
+    Entry("averaged GloVe", "01", "static word vectors", "GloVe on the same 600k tokens",
+          lambda: _word_vectors("glove")),
     Entry("MLM encoder (mean)", "02", "encoder", "2-layer BERT, MLM pre-training here", _mlm_encoder),
+    Entry("SBERT from random init", "03", "encoder",
+          f"2-layer BERT, siamese InfoNCE from random weights, {SBERT_RECIPE['steps']} steps", _sbert),
+    Entry("MiniLM + contrastive head", "04", "encoder", "frozen MiniLM + linear head, ICT pairs, InfoNCE",
+          _contrastive_head, timed=lambda: _contrastive_head(cached_features=False)),
     Entry("SmolLM2 mean", "05", "decoder LLM", "none (next-token pre-training only)", **_pooling("mean")),
     Entry("SmolLM2 last token", "05", "decoder LLM", "none", **_pooling("last")),
     Entry("SmolLM2 weighted mean", "05", "decoder LLM", "none", **_pooling("weighted_mean")),
@@ -98,11 +181,12 @@ REGISTRY: tuple[Entry, ...] = (
           lambda: smollm2_embedder("mean", echo=True)),
     Entry("SmolLM2 bidirectional", "07", "decoder LLM", "none (mask removed)",
           lambda: smollm2_embedder("mean", bidirectional=True)),
-    Entry("LLM2Vec +MNTP", "07", "decoder LLM", "LoRA, masked next-token, 60 steps", _llm2vec("mntp")),
-    Entry("LLM2Vec +MNTP +SimCSE", "07", "decoder LLM", "LoRA, + unsupervised SimCSE, 40 steps", _llm2vec("simcse")),
-    Entry("instruct E5 (last token)", "09", "decoder LLM", "top 6 layers, synthetic triples, 40 steps",
-          _instruct("e5_last"), instructed=True),
-    Entry("instruct GTE (bidirectional mean)", "09", "decoder LLM", "top 6 layers, synthetic triples, 40 steps",
+    Entry("LLM2Vec +MNTP", "07", "decoder LLM", f"LoRA, masked next-token, {LLM2VEC_RECIPE['mntp_steps']} steps",
+          _llm2vec("mntp")),
+    Entry("LLM2Vec +MNTP +SimCSE", "07", "decoder LLM",
+          f"LoRA, + unsupervised SimCSE, {LLM2VEC_RECIPE['simcse_steps']} steps", _llm2vec("simcse")),
+    Entry("instruct GTE (bidirectional mean)", "09", "decoder LLM",
+          f"top {INSTRUCT_RECIPE['train_layers']} layers, synthetic triples, {INSTRUCT_RECIPE['steps']} steps",
           _instruct("gte_bidirectional"), instructed=True),
     Entry("SmolLM2 + latent attention", "10", "decoder LLM",
           f"frozen LLM + trained pooling head, {HEAD_RECIPE['steps']} steps", _frontier("latent")),
@@ -114,7 +198,7 @@ REGISTRY: tuple[Entry, ...] = (
 def parameter_count(embedder: Embedder) -> int:
     """Parameters used to embed a text: the network's weights (a shared output head counted once) plus any
     pooling head; for averaged word vectors, the vector table."""
-    from helpers import frontier
+    from helpers import contrastive, frontier
     from helpers.decoder import LayerPoolingSweep
 
     def count(module) -> int:
@@ -122,6 +206,8 @@ def parameter_count(embedder: Embedder) -> int:
 
     if isinstance(embedder, SentenceTransformerEmbedder | TransformerEmbedder):
         return count(embedder.model)
+    if isinstance(embedder, contrastive.HeadEmbedder):
+        return parameter_count(embedder.features.embedder) + count(embedder.head)
     if isinstance(getattr(embedder, "sweep", None), LayerPoolingSweep):
         return count(embedder.sweep.model)
     if isinstance(embedder, frontier.StatesEmbedder):
@@ -145,6 +231,7 @@ def ms_per_text(embedder: Embedder, texts: list[str] | None = None) -> float:
     before = timed.cache
     timed.cache = False
     try:
+        timed.encode(texts[:2], batch_size=2, progress=False)  # warm-up: the first call pays one-off set-up costs
         start = time.perf_counter()
         timed.encode(texts, batch_size=len(texts), progress=False)
         return 1000 * (time.perf_counter() - start) / len(texts)
@@ -187,7 +274,7 @@ def cost_quality_plot(table: pd.DataFrame, axes=None):
     """Average score against milliseconds per text and against parameters (log scales), Pareto fronts drawn."""
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(13, 5))
-    colors = {"encoder": "tab:blue", "decoder LLM": "tab:red"}
+    colors = {"static word vectors": "tab:green", "encoder": "tab:blue", "decoder LLM": "tab:red"}
     for ax, cost, label in zip(axes, ("ms_per_text", "parameters"), ("milliseconds per text (CPU, 2 cores)",
                                                                     "parameters"), strict=True):
         for family, group in table.groupby("family"):

@@ -18,8 +18,8 @@ TABLE = pd.DataFrame({"average": [0.6, 0.5, 0.55, 0.2], "ms_per_text": [2.0, 50.
 def test_registry_names_are_unique_and_cover_the_course():
     names = [entry.name for entry in leaderboard.REGISTRY]
     assert len(names) == len(set(names))
-    assert {entry.notebook for entry in leaderboard.REGISTRY} >= {"00", "02", "05", "06", "07", "09", "10"}
-    assert all(entry.family in ("encoder", "decoder LLM") for entry in leaderboard.REGISTRY)
+    assert {entry.notebook for entry in leaderboard.REGISTRY} >= {"00", "01", "02", "03", "04", "05", "06", "07", "10"}
+    assert all(entry.family in ("static word vectors", "encoder", "decoder LLM") for entry in leaderboard.REGISTRY)
 
 
 def test_parameter_count_and_timing_of_minilm():
@@ -30,6 +30,29 @@ def test_parameter_count_and_timing_of_minilm():
     assert embedder.cache, "timing turns the cache off only while it runs"
     with pytest.raises(TypeError, match="add a case"):
         leaderboard.parameter_count(object())
+
+
+def test_cached_artifact_builds_once_per_settings(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_CACHE", str(tmp_path))
+    calls = []
+
+    def build():
+        calls.append(1)
+        return {"weights": [1.0, 2.0]}
+
+    first = leaderboard.cached_artifact("toy", {"steps": 3}, build)
+    again = leaderboard.cached_artifact("toy", {"steps": 3}, build)
+    other = leaderboard.cached_artifact("toy", {"steps": 4}, build)
+    assert first == again == other == {"weights": [1.0, 2.0]}
+    assert len(calls) == 2, "the same settings are read back, new settings build again"
+
+
+def test_contrastive_head_row_counts_minilm_and_its_head():
+    from helpers import contrastive
+
+    embedder = contrastive.HeadEmbedder(contrastive.EncoderFeatures(minilm_embedder()), contrastive.ProjectionHead(384),
+                                        "toy head")
+    assert leaderboard.parameter_count(embedder) == leaderboard.parameter_count(minilm_embedder()) + 384 * 384 + 384
 
 
 def test_timing_texts_are_fixed_real_sentences():
