@@ -363,7 +363,6 @@ def untuned_embedder(variant: str = "e5_last") -> InstructEmbedder:
 
 def tuned_embedder(variant: str = "e5_last") -> InstructEmbedder:
     """A tuned variant of :data:`VARIANTS`, trained first (minutes on a CPU) if it is not saved yet."""
-    folder = tuned_folder(variant)
-    if not (folder / "tuned_layers.pt").exists():
+    if not is_trained(variant):
         build_tuned(variant)
-    return load_tuned(folder)
+    return load_tuned(tuned_folder(variant))

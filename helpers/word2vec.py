@@ -308,8 +308,9 @@ def train_sgns(documents: list[list[str]], dim: int = 100, window: int = 5, min_
     vectors start uniform in ±0.5/dim and output vectors at zero, as in word2vec.c. The input vectors
     are returned. The log's seconds cover everything from the vocabulary on, as gensim's wall time does.
     ``device="cuda"`` runs the same code on a GPU. ``threads``: PyTorch's CPU threads while training
-    (restored afterwards; ``None`` keeps the current setting). One is the default: these small batched
-    operations gain little from a second thread, and lose a lot when another process shares the cores.
+    (restored afterwards; ``None`` keeps the current setting). One is the default: a second thread gains about a
+    third on an idle 2-core machine (notebook 01 uses two, as gensim gets two workers) but loses a lot when
+    another process shares the cores.
     """
     with torch_threads(threads):
         return _train_sgns(documents, dim, window, min_count, negative, sample, epochs, alpha, min_alpha,
