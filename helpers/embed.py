@@ -23,6 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from helpers import config
+from helpers.cache import load_array, read, save_array, source_hash
 from helpers.pooling import pool
 
 CACHE_VERSION = 1  # bump when the way vectors are computed changes
@@ -88,8 +89,10 @@ class Embedder(abc.ABC):
         """Everything besides the texts that decides the vectors (used in the cache key)."""
 
     def fingerprint(self) -> str:
-        payload = json.dumps({"version": CACHE_VERSION, "class": type(self).__name__, **self.settings()},
-                             sort_keys=True, default=str)
+        # The source of every Embedder class this one inherits from: editing a method re-embeds its texts.
+        classes = [cls for cls in type(self).__mro__ if issubclass(cls, Embedder)]
+        payload = json.dumps({"version": CACHE_VERSION, "class": type(self).__name__,
+                              "source": source_hash(*classes), **self.settings()}, sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()
 
     def encode(self, texts, batch_size: int = 32, progress: bool | None = None) -> np.ndarray:
@@ -98,8 +101,9 @@ class Embedder(abc.ABC):
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
         cached = self._cache_path(texts) if self.cache else None
-        if cached is not None and cached.exists():
-            return np.load(cached)
+        stored = read(cached, load_array) if cached is not None else None
+        if stored is not None:
+            return stored
 
         order = sorted(range(len(texts)), key=lambda k: len(texts[k]))
         batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
@@ -113,7 +117,7 @@ class Embedder(abc.ABC):
             raise FloatingPointError(f"{self.name} produced NaN or infinite values; check the model's dtype.")
         vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         if cached is not None:
-            np.save(cached, vectors)
+            save_array(cached, vectors)
         return vectors
 
     def _cache_path(self, texts: list[str]):
@@ -124,6 +128,12 @@ class Embedder(abc.ABC):
         folder.mkdir(exist_ok=True)
         slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.name)[:60]
         return folder / f"{slug}-{digest.hexdigest()[:20]}.npy"
+
+    def for_task(self, task: str, side: str) -> Embedder:
+        """The embedder to use for one benchmark task's texts; ``side`` is ``"query"``, ``"document"`` or
+        ``"text"`` (symmetric tasks). Plain models use themselves; instructed ones add the task's instruction
+        on the query and text sides (:mod:`helpers.instruct`)."""
+        return self
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, dim={self.dim})"
@@ -141,7 +151,11 @@ class SentenceTransformerEmbedder(Embedder):
         return self.model.encode(texts, batch_size=len(texts), convert_to_numpy=True, show_progress_bar=False)
 
     def settings(self):
-        return {"weights": weights_fingerprint(self.model), "max_seq_length": self.model.max_seq_length}
+        # The module list and each module's settings (pooling mode, normalisation) decide the vectors too.
+        modules = [{"type": type(module).__name__, **getattr(module, "get_config_dict", dict)()}
+                   for module in self.model]
+        return {"weights": weights_fingerprint(self.model), "max_seq_length": self.model.max_seq_length,
+                "modules": modules}
 
 
 class TransformerEmbedder(Embedder):

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from helpers import config, data
+from helpers import cache, config, data
 from helpers.decoder import Llama, attention_bias, rotary_cos_sin
 from helpers.embed import Embedder, check_texts, weights_fingerprint
 from helpers.losses import info_nce
@@ -102,13 +102,16 @@ class StateStore:
     def path(self):
         key = hashlib.sha256(repr(sorted(self.settings().items())).encode()).hexdigest()[:16]
         mode = "bidirectional" if self.bidirectional else "causal"
-        return config.cache_dir() / "frontier" / f"states-{mode}-{key}.pt"
+        return config.cache_dir() / "frontier" / f"states-{mode}-{key}.safetensors"
 
     def _load(self) -> dict[str, torch.Tensor]:
         if self.states is None:
-            path = self.path()
-            self.states = torch.load(path, weights_only=True) if path.exists() else {}
+            self.states = self._on_disk()
         return self.states
+
+    def _on_disk(self) -> dict[str, torch.Tensor]:
+        states, _ = cache.read(self.path(), cache.load_tensors) or ({}, {})  # keyed by text
+        return states
 
     @torch.inference_mode()
     def ensure(self, texts, batch_size: int = 16, progress: bool = True) -> None:
@@ -132,8 +135,9 @@ class StateStore:
             for text, row, length in zip(batch, stacked, mask.sum(1).tolist(), strict=True):
                 states[text] = row[:, :length].to(torch.float16).clone()
         if self.persist:
-            self.path().parent.mkdir(parents=True, exist_ok=True)
-            torch.save(states, self.path())
+            # Keep what other processes stored since we read the file: merge with it right before replacing it.
+            states.update({text: row for text, row in self._on_disk().items() if text not in states})
+            cache.save_tensors(self.path(), states)
 
     def batch(self, texts: list[str], layer: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Padded float32 states (batch, tokens, dim) after ``layer`` and their mask (call :meth:`ensure` first)."""
@@ -504,20 +508,18 @@ def _artifact(name: str):
 
 def pooling_head(kind: str, recipe: dict = HEAD_RECIPE, progress: bool = True) -> tuple[nn.Module, list[float]]:
     """A trained pooling head and its loss curve: loaded from the cache, or trained now (and saved)."""
-    path = _artifact(f"head-{kind}.pt")
+    path = _artifact(f"head-{kind}.safetensors")
     head = make_head(kind, recipe)
-    if path.exists():
-        saved = torch.load(path, weights_only=True)
-        if saved["recipe"] == recipe:
-            head.load_state_dict(saved["state"])
-            return head.eval(), saved["losses"]
+    state, info = cache.read(path, cache.load_tensors) or ({}, {})
+    if info.get("recipe") == recipe:
+        head.load_state_dict(state)
+        return head.eval(), info["losses"]
     pairs = training_pairs(recipe["n_pairs"], recipe["seed"])
     start = time.perf_counter()
     losses = train_pooling_head(head, smollm2_states(), pairs.queries, pairs.passages, pairs.positive, recipe["steps"],
                                 recipe["batch_size"], recipe["lr"], recipe["temperature"], recipe["seed"], progress)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"recipe": dict(recipe), "state": head.state_dict(), "losses": losses,
-                "seconds": time.perf_counter() - start}, path)
+    cache.save_tensors(path, head.state_dict(), {"recipe": dict(recipe), "losses": losses,
+                                                 "seconds": time.perf_counter() - start})
     return head.eval(), losses
 
 
@@ -531,19 +533,17 @@ def pooling_head_embedder(kind: str = "latent") -> StatesEmbedder:
 def lm_data(seq_len: int = 64, train_windows: int = 32, held_out_windows: int = 16) -> dict[str, torch.Tensor]:
     """The first ``train_windows`` training and ``held_out_windows`` held-out next-token windows
     (:func:`lm_windows`) and their frozen states after :data:`SPLIT_LAYER` layers."""
-    path = _artifact(f"lm-windows-{seq_len}-{train_windows}-{held_out_windows}.pt")
+    path = _artifact(f"lm-windows-{seq_len}-{train_windows}-{held_out_windows}.safetensors")
     tokenizer, model = frozen_smollm2()
     key = weights_fingerprint(model)
-    if path.exists():
-        saved = torch.load(path, weights_only=True)
-        if saved.get("weights") == key:
-            return saved["tensors"]
+    tensors, info = cache.read(path, cache.load_tensors) or ({}, {})
+    if info.get("weights") == key:
+        return tensors
     tensors = {}
     for part, held_out, count in (("train", False, train_windows), ("held_out", True, held_out_windows)):
         ids = lm_windows(tokenizer, seq_len, held_out)[:count]
         tensors[f"{part}_ids"], tensors[f"{part}_states"] = ids, window_states(model, ids).to(torch.float16)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"weights": key, "tensors": tensors}, path)
+    cache.save_tensors(path, tensors, {"weights": key})
     return tensors
 
 
@@ -553,13 +553,12 @@ def grit_model(variant: str, recipe: dict = GRIT_RECIPE, progress: bool = True) 
     if variant not in ("joint", "embedding_only"):
         raise ValueError(f"variant must be 'joint' or 'embedding_only', got {variant!r}.")
     _, model = frozen_smollm2()
-    path = _artifact(f"grit-{variant}.pt")
+    path = _artifact(f"grit-{variant}.safetensors")
     top = TopLayers(model)
-    if path.exists():
-        saved = torch.load(path, weights_only=True)
-        if saved["recipe"] == recipe:
-            top.load_state_dict(saved["state"])
-            return top.eval(), saved["history"]
+    state, info = cache.read(path, cache.load_tensors) or ({}, {})
+    if info.get("recipe") == recipe:
+        top.load_state_dict(state)
+        return top.eval(), info["history"]
     lm = lm_data(recipe["seq_len"], recipe["train_windows"], recipe["held_out_windows"])
     pairs = training_pairs(recipe["n_pairs"], recipe["seed"])
     start = time.perf_counter()
@@ -568,8 +567,7 @@ def grit_model(variant: str, recipe: dict = GRIT_RECIPE, progress: bool = True) 
                               recipe["batch_size"], recipe["lm_batch_size"], recipe["lr"], recipe["lm_weight"],
                               recipe["temperature"], recipe["seed"], progress)
     history["seconds"] = time.perf_counter() - start
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"recipe": dict(recipe), "state": top.state_dict(), "history": history}, path)
+    cache.save_tensors(path, top.state_dict(), {"recipe": dict(recipe), "history": history})
     return top, history
 
 

@@ -25,7 +25,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from helpers import config, data
+from helpers import cache, config, data
 from helpers.decoder import DecoderEmbedder
 from helpers.evaluate import TASKS, retrieval_scores
 from helpers.losses import info_nce
@@ -261,6 +261,8 @@ def train_contrastive(tokenizer, model, triples, pooling: str = "last", bidirect
 # ---------------------------------------------------------------------------------------------------------
 # Saving and loading
 
+TUNED_FILE = "tuned_layers.safetensors"
+
 
 def save_tuned(model, folder: Path | str, settings: dict) -> Path:
     """Save the trained tensors (the top layers and final norm) and the settings that rebuild the embedder."""
@@ -272,8 +274,8 @@ def save_tuned(model, folder: Path | str, settings: dict) -> Path:
     state = {name: tensor for name, tensor in model.state_dict().items()
              if name.startswith("model.norm") or any(name.startswith(f"model.layers.{k}.")
                                                      for k in range(first, len(base.layers)))}
-    torch.save(state, folder / "tuned_layers.pt")
-    (folder / "settings.json").write_text(json.dumps(settings, indent=1) + "\n")
+    cache.save_json(folder / "settings.json", settings)
+    cache.save_tensors(folder / TUNED_FILE, state)  # last: its presence means the variant is complete
     return folder
 
 
@@ -283,12 +285,13 @@ def load_tuned(folder: Path | str) -> InstructEmbedder:
     from helpers.models import load_smollm2
 
     folder = Path(folder)
-    if not (folder / "tuned_layers.pt").exists():
+    saved = cache.read(folder / TUNED_FILE, cache.load_tensors)  # a corrupt file is removed: train it again
+    if saved is None:
         raise FileNotFoundError(f"No tuned embedder in {folder}: run `python scripts/train_instruct_embedder.py`.")
-    settings = json.loads((folder / "settings.json").read_text())
+    settings = cache.load_json(folder / "settings.json")
     tokenizer, model = load_smollm2()
     tuned = copy.deepcopy(model)
-    missing, unexpected = tuned.load_state_dict(torch.load(folder / "tuned_layers.pt"), strict=False)
+    missing, unexpected = tuned.load_state_dict(saved[0], strict=False)
     if unexpected:
         raise ValueError(f"{folder} holds tensors SmolLM2 does not have: {unexpected[:3]}...")
     return InstructEmbedder(tokenizer, tuned.eval(), pooling=settings["pooling"],
@@ -312,7 +315,7 @@ RECIPE = {"train_layers": 6, "steps": 40, "batch_size": 8, "lr": 2e-4, "temperat
 
 def is_trained(variant: str) -> bool:
     """Whether a variant is saved already (by ``scripts/train_instruct_embedder.py`` or an earlier run)."""
-    return (tuned_folder(variant) / "tuned_layers.pt").exists()
+    return (tuned_folder(variant) / TUNED_FILE).exists()
 
 
 def tuned_folder(variant: str) -> Path:

@@ -25,7 +25,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from helpers import config
+from helpers import cache, config
 from helpers.embed import Embedder, SentenceTransformerEmbedder, TransformerEmbedder, minilm_embedder, smollm2_embedder
 from helpers.evaluate import mini_mteb, sentiment_split
 from helpers.frontier import GRIT_RECIPE, HEAD_RECIPE
@@ -70,10 +70,11 @@ def _word_vectors(kind: str):
         trainer = word2vec.train_sgns if kind == "sgns" else glove.train_glove
         vectors, _ = trainer(documents, dim=settings["dim"], min_count=settings["min_count"], seed=settings["seed"],
                              progress=False, **settings[kind])
-        return vectors
+        return {"words": vectors.words, "vectors": vectors.vectors}
 
     name = "averaged Word2vec" if kind == "sgns" else "averaged GloVe"
-    return word2vec.AveragedWordEmbedder(cached_artifact(f"word_vectors_{kind}", WORD_VECTORS, train), name)
+    vectors = word2vec.WordVectors(**cached_artifact(f"word_vectors_{kind}", WORD_VECTORS, train))
+    return word2vec.AveragedWordEmbedder(vectors, name)
 
 
 # Notebook 03's siamese training of a randomly initialised encoder (its CPU settings), and notebook 04's best
@@ -82,16 +83,28 @@ SBERT_RECIPE = {"steps": 60, "batch_size": 32, "learning_rate": 5e-4, "temperatu
 HEAD_ON_MINILM = {"seed": 0, "lr": 1e-4, "temperature": 0.1}
 
 
-def cached_artifact(name: str, settings: dict, build: Callable[[], object]):
-    """``build()`` once per ``settings``, then read back from ``<cache>/artifacts/`` (a trained model's state)."""
+def cached_artifact(name: str, settings: dict, build: Callable[[], dict]) -> dict:
+    """``build()`` once per ``settings``, then read back from ``<cache>/artifacts/``.
+
+    ``build`` returns a dict (a trained model's state, word vectors): its tensors and arrays are stored as
+    safetensors, its other values as JSON, and it is read back as the same dict.
+    """
     key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
-    path = config.cache_dir() / "artifacts" / f"{name}-{key}.pt"
-    if path.exists():
-        return torch.load(path, weights_only=False)
-    value = build()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(value, path)
-    return value
+    return cache.cached(config.cache_dir() / "artifacts" / f"{name}-{key}.safetensors", build, _save_artifact,
+                        _load_artifact)
+
+
+def _save_artifact(path, value: dict) -> None:
+    tensors = {key: torch.as_tensor(item) for key, item in value.items() if isinstance(item, torch.Tensor | np.ndarray)}
+    arrays = [key for key, item in value.items() if isinstance(item, np.ndarray)]
+    others = {key: item for key, item in value.items() if key not in tensors}
+    cache.save_tensors(path, tensors, {"others": others, "arrays": arrays})
+
+
+def _load_artifact(path) -> dict:
+    tensors, metadata = cache.load_tensors(path)
+    arrays = {key: tensors.pop(key).numpy() for key in metadata["arrays"]}
+    return {**tensors, **arrays, **metadata["others"]}
 
 
 def _sbert():

@@ -286,11 +286,14 @@ RECIPE = {"top_layers": 8, "rank": 16, "alpha": 32.0, "mntp_steps": 15, "mntp_lr
           "seq_len": 64, "simcse_steps": 6, "simcse_batch_size": 8, "simcse_lr": 2e-4, "seed": 42}
 
 
+STAGES = ("mntp", "simcse")
+
+
 def artifact_path():
     """Where the LoRA adapters of both stages and their loss curves are stored."""
     from helpers import config
 
-    return config.cache_dir() / "llm2vec" / "smollm2_llm2vec.pt"
+    return config.cache_dir() / "llm2vec" / "smollm2_llm2vec.safetensors"
 
 
 def fresh_copy():
@@ -305,7 +308,7 @@ def fresh_copy():
 
 def build_artifact(recipe: dict = RECIPE, progress: bool = True) -> dict:
     """Train MNTP (LoRA on the top layers), merge, then SimCSE (a new LoRA), and save both adapters."""
-    from helpers import config
+    from helpers import cache, config
 
     config.seed_everything(recipe["seed"])
     tokenizer, model = fresh_copy()
@@ -320,20 +323,23 @@ def build_artifact(recipe: dict = RECIPE, progress: bool = True) -> dict:
                                  recipe["simcse_lr"], seed=recipe["seed"], parameters=lora, progress=progress)
     artifact = {"recipe": dict(recipe), "mntp": mntp_adapters, "mntp_losses": mntp_losses,
                 "simcse": lora_state(model), "simcse_losses": simcse_losses}
-    path = artifact_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(artifact, path)
+    # One safetensors file: both stages' adapters, named "<stage>/<tensor>"; the recipe and losses in its header.
+    tensors = {f"{stage}/{name}": tensor for stage in STAGES for name, tensor in artifact[stage].items()}
+    cache.save_tensors(artifact_path(), tensors, {key: artifact[key] for key in ("recipe", "mntp_losses",
+                                                                                 "simcse_losses")})
     return artifact
 
 
 def load_artifact(recipe: dict = RECIPE) -> dict:
     """The saved adapters and loss curves; trained now (minutes on a CPU) if missing or made by another recipe."""
-    path = artifact_path()
-    if path.exists():
-        artifact = torch.load(path, weights_only=True)
-        if artifact["recipe"] == dict(recipe):
-            return artifact
-    return build_artifact(recipe)
+    from helpers import cache
+
+    tensors, info = cache.read(artifact_path(), cache.load_tensors) or ({}, {})
+    if info.get("recipe") != dict(recipe):
+        return build_artifact(recipe)
+    stages = {stage: {name.removeprefix(f"{stage}/"): tensor for name, tensor in tensors.items()
+                      if name.startswith(f"{stage}/")} for stage in STAGES}
+    return {**info, **stages}
 
 
 def llm2vec_model(stage: str, recipe: dict = RECIPE):

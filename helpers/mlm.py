@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from helpers import config, data
+from helpers import cache, config, data
 from helpers.encoder import Encoder, EncoderConfig, minilm_tokenizer
 
 IGNORE = -100  # label of positions that carry no prediction (PyTorch's cross-entropy ignore_index)
@@ -233,7 +233,7 @@ def _held_out_row(model: MaskedLM, tokenizer, held_out: torch.Tensor) -> dict:
 def _artifact_path() -> Path:
     settings = {**PRETRAINING, "encoder": asdict(SMALL_CONFIG)}
     key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
-    return config.cache_dir() / f"mlm_encoder-{key}.pt"
+    return config.cache_dir() / f"mlm_encoder-{key}.safetensors"
 
 
 def pretrained_mlm(progress: bool = True) -> tuple[MaskedLM, pd.DataFrame]:
@@ -243,14 +243,14 @@ def pretrained_mlm(progress: bool = True) -> tuple[MaskedLM, pd.DataFrame]:
     minute on 2 idle CPU cores) and saved there. The encoder alone is ``model.encoder``.
     """
     path = _artifact_path()
-    if path.exists():
-        saved = torch.load(path, weights_only=False)
-        model = MaskedLM(EncoderConfig(**saved["encoder_config"]))
-        model.load_state_dict(saved["state"])
-        history = pd.DataFrame(saved["history"])
-        history.attrs.update(saved["attrs"])
+    state, extra = cache.read(path, cache.load_tensors) or ({}, {})
+    if state:
+        model = MaskedLM(EncoderConfig(**extra["encoder_config"]))
+        model.load_state_dict(state)
+        history = pd.DataFrame(extra["history"])
+        history.attrs.update(extra["attrs"])
         return model.eval(), history
     model, history = pretrain_mlm(**PRETRAINING, progress=progress)
-    torch.save({"encoder_config": asdict(SMALL_CONFIG), "state": model.state_dict(),
-                "history": history.to_dict("list"), "attrs": history.attrs}, path)
+    cache.save_tensors(path, model.state_dict(), {"encoder_config": asdict(SMALL_CONFIG),
+                                                  "history": history.to_dict("list"), "attrs": history.attrs})
     return model, history

@@ -42,7 +42,7 @@ def main() -> None:
         results[untuned.name] = instruct.instructed_mini_mteb(untuned)
     for variant in args.variants:
         folder = instruct.tuned_folder(variant)
-        if args.retrain or not (folder / "tuned_layers.pt").exists():
+        if args.retrain or not instruct.is_trained(variant):
             start = time.perf_counter()
             instruct.build_tuned(variant)
             print(f"{variant}: trained in {time.perf_counter() - start:.0f} s -> {folder}")

@@ -1,3 +1,6 @@
+import io
+import pickle
+
 import numpy as np
 import pytest
 
@@ -39,6 +42,12 @@ def test_newsgroups_hide_their_label():
     assert not frame["text"].str.contains("Newsgroups:|Path:|From:").any()
     short = data.load_newsgroups(max_words=10)
     assert (short["text"].str.split().str.len() <= 10 + 30).all()  # 10 body words + a subject line
+
+
+@pytest.mark.parametrize("payload", [pickle.dumps(print), b"cos\nsystem\n(S'echo hi'\ntR."])
+def test_the_newsgroup_unpickler_refuses_every_other_class(payload):
+    with pytest.raises(pickle.UnpicklingError, match="Refusing"):
+        data._BunchAsDict(io.BytesIO(payload)).load()
 
 
 def test_sentence_splitter():

@@ -40,7 +40,7 @@ def test_greedy_generation_is_identical(models):
 def test_left_and_right_padding_give_the_same_vectors(models):
     tokenizer, _, scratch = models
     ids = [row + [tokenizer.eos_token_id] for row in tokenizer(TEXTS)["input_ids"]]
-    pooled = {}
+    pooled, original = {}, tokenizer.padding_side
     try:
         for side in ("right", "left"):
             tokenizer.padding_side = side
@@ -49,7 +49,7 @@ def test_left_and_right_padding_give_the_same_vectors(models):
                 hidden = scratch(batch["input_ids"], batch["attention_mask"])
             pooled[side] = {m: pool(hidden, batch["attention_mask"], m) for m in ("last", "mean", "weighted_mean")}
     finally:
-        tokenizer.padding_side = "right"
+        tokenizer.padding_side = original
     for method in ("last", "mean", "weighted_mean"):
         assert torch.allclose(pooled["right"][method], pooled["left"][method], atol=1e-3), method
 

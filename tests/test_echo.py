@@ -28,11 +28,11 @@ def test_span_mask_covers_exactly_the_last_copy(tokenizer, name):
 
 
 def test_span_mask_under_left_padding_and_with_eos(tokenizer):
-    tokenizer.padding_side = "left"
+    original, tokenizer.padding_side = tokenizer.padding_side, "left"
     try:
         batch = echo.tokenize_with_span(tokenizer, TEXTS, echo.ECHO_TEMPLATES["echo"], append_eos=True)
     finally:
-        tokenizer.padding_side = "right"
+        tokenizer.padding_side = original
     for row, text in enumerate(TEXTS):
         pooled = batch["input_ids"][row][batch["span_mask"][row].bool()]
         assert pooled[-1] == tokenizer.eos_token_id

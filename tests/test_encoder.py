@@ -49,13 +49,16 @@ def test_wordpiece_matches_the_tokenizer(reference):
 @pytest.mark.parametrize("method", ["cls", "mean", "max"])
 def test_pooling_gives_the_same_vector_padded_left_or_right(reference, ours, method):
     tokenizer, _ = reference
-    vectors = {}
-    for side in ("left", "right"):
-        tokenizer.padding_side = side
-        batch = tokenizer(TEXTS, padding=True, return_tensors="pt")
-        with torch.inference_mode():
-            vectors[side] = pool(ours(batch["input_ids"], batch["attention_mask"]), batch["attention_mask"], method)
-    tokenizer.padding_side = "right"
+    vectors, original = {}, tokenizer.padding_side
+    try:  # the tokenizer is shared: put its padding side back whatever happens
+        for side in ("left", "right"):
+            tokenizer.padding_side = side
+            batch = tokenizer(TEXTS, padding=True, return_tensors="pt")
+            with torch.inference_mode():
+                vectors[side] = pool(ours(batch["input_ids"], batch["attention_mask"]), batch["attention_mask"],
+                                     method)
+    finally:
+        tokenizer.padding_side = original
     assert torch.allclose(vectors["left"], vectors["right"], atol=1e-5)
     alone = tokenizer(TEXTS[-1:], return_tensors="pt")  # no padding at all
     with torch.inference_mode():

@@ -74,6 +74,15 @@ def test_stored_states_plus_top_layers_equal_the_full_forward(tiny, store, bidir
         reloaded.batch(TEXTS, 3)
 
 
+def test_stores_sharing_a_file_keep_each_others_texts(store):
+    first, second = store(), store()  # as two processes would: each holds what it read
+    first.ensure(TEXTS[:1], progress=False)
+    second.ensure(TEXTS[1:2], progress=False)
+    first.ensure(TEXTS[2:], progress=False)  # first never saw TEXTS[1]; writing must not drop it
+    states, mask = store().batch(TEXTS, 2)  # read from disk
+    assert states.shape[0] == 3 and mask.sum(1).min() > 0
+
+
 def test_missing_states_give_a_clear_error(store):
     with pytest.raises(KeyError, match="ensure"):
         store().batch(["never stored"], 2)

@@ -1,5 +1,6 @@
 """Masked language modelling (helpers.mlm): the 15% / 80-10-10 rule, dynamic masking, the small pre-training."""
 
+import pandas as pd
 import pytest
 import torch
 
@@ -56,6 +57,25 @@ def test_chunks_are_cls_text_sep(tokenizer, rows):
 def test_the_head_is_tied_to_the_token_embeddings():
     model = mlm.MaskedLM(TINY)
     assert model.head.embeddings.weight is model.encoder.embeddings.token.weight
+
+
+def test_the_pretrained_model_and_history_are_read_back_as_saved(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_CACHE", str(tmp_path))
+
+    def quick_pretraining(**_):
+        torch.manual_seed(0)
+        history = pd.DataFrame({"step": [0, 10], "train_loss": [float("nan"), 2.5]})
+        history.attrs.update(seconds=1.5, train_rows=4)
+        return mlm.MaskedLM(mlm.SMALL_CONFIG).eval(), history
+
+    monkeypatch.setattr(mlm, "pretrain_mlm", quick_pretraining)
+    model, history = mlm.pretrained_mlm(progress=False)
+    monkeypatch.setattr(mlm, "pretrain_mlm", lambda **_: pytest.fail("the saved model should be read back"))
+    again, history_again = mlm.pretrained_mlm(progress=False)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values(), strict=True))
+    assert again.head.embeddings.weight is again.encoder.embeddings.token.weight, "still tied"
+    pd.testing.assert_frame_equal(history, history_again)
+    assert history_again.attrs == history.attrs
 
 
 def test_evaluation_documents_are_left_out_of_training():
