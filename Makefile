@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup course test lab lint notebooks data clean
+.PHONY: setup course test lab lint bench notebooks data clean
 
 setup: $(STAMP)
 
@@ -25,6 +25,9 @@ test: setup lint  ## pytest for helpers, then nbval over every notebook
 
 lint: setup
 	$(BIN)/ruff check helpers tests scripts notebooks solutions
+
+bench: setup  ## speed checks (mini-MTEB cost, word2vec words/s); run on an idle machine
+	$(BIN)/python scripts/benchmark_mini_mteb.py; status=$$?; $(BIN)/python scripts/benchmark_word2vec.py && exit $$status
 
 lab: setup  ## JupyterLab in the course environment
 	$(BIN)/jupyter lab notebooks

@@ -11,8 +11,9 @@ A class can share one ``COURSE_CACHE`` (see the teacher's guide), so every file 
 * rebuilt when it does not load: a truncated or corrupt file gives a warning, is removed, and the caller
   computes it again (:func:`cached`).
 
-Cache keys hold what decides the result: the settings, the weights' fingerprint, and :func:`source_hash`
-of the code that computes it, so a code change invalidates exactly the entries it affects.
+Cache keys hold what decides the result: the settings, the weights' fingerprint, the training text's
+(:func:`texts_fingerprint`), and :func:`source_hash` of the code that computes it, so a change invalidates
+exactly the entries it affects.
 """
 
 from __future__ import annotations
@@ -170,6 +171,15 @@ def file_sha256(path: Path | str) -> str:
     with open(path, "rb") as file:
         for block in iter(lambda: file.read(1 << 20), b""):
             digest.update(block)
+    return digest.hexdigest()
+
+
+def texts_fingerprint(texts) -> str:
+    """sha256 of a sequence of texts, in order: a cache key part that changes with a model's training text (for
+    example when :func:`helpers.data.training_background` leaves out another document)."""
+    digest = hashlib.sha256()
+    for text in texts:
+        digest.update(hashlib.sha256(text.encode()).digest())
     return digest.hexdigest()
 
 

@@ -2,8 +2,9 @@
 
 Everything a contrastive run needs, small enough for 2 CPU cores:
 
-* training pairs from real text: inverse-cloze pairs (:func:`ict_training_pairs`) from Lee background
-  articles that share no sentence with the evaluation task :func:`helpers.data.inverse_cloze_task`;
+* training pairs from real text: inverse-cloze pairs (:func:`ict_training_pairs`) from the course's training
+  documents (:func:`helpers.data.training_background`, Lee background articles that share no sentence with
+  any text the mini-MTEB scores);
 * a student that trains in seconds: frozen features (MiniLM's input token table, mean-pooled, see
   :class:`StaticFeatures`; or MiniLM's own sentence vectors) under a trainable :class:`ProjectionHead`,
   with dropout, so that SimCSE's two dropout views exist;
@@ -11,7 +12,7 @@ Everything a contrastive run needs, small enough for 2 CPU cores:
 * hard-negative mining with a first-stage model (:func:`mine_hard_negatives`: random, top-ranked, or a
   band of ranks such as 30-100);
 * a training loop (:func:`train`) that logs the loss, alignment and uniformity, and a probe that scores
-  retrieval on the held-out task (:class:`RetrievalProbe`);
+  retrieval on the benchmark's inverse-cloze task, dev split by default (:class:`RetrievalProbe`);
 * :func:`grad_cache_step`: a large-batch gradient computed chunk by chunk, identical to the full batch's.
 """
 
@@ -38,8 +39,8 @@ from helpers.losses import alignment, deduplicated_info_nce, info_nce, matryoshk
 
 @dataclass(frozen=True)
 class PairSet:
-    """Query/passage training pairs: ``positive[i]`` is the passage of query i; ``article[p]`` the Lee
-    background article that passage p comes from (passages of one article are near-relatives)."""
+    """Query/passage training pairs: ``positive[i]`` is the passage of query i; ``article[p]`` the index of the
+    training document that passage p comes from (passages of one article are near-relatives)."""
 
     queries: list[str]
     passages: list[str]
@@ -47,18 +48,11 @@ class PairSet:
     article: np.ndarray
 
 
-@functools.lru_cache(maxsize=1)
-def evaluation_articles() -> frozenset[int]:
-    """Indices of the Lee background articles that share a sentence with the evaluation retrieval task."""
-    task = data.inverse_cloze_task()
-    held_out = set(task.queries) | {s for doc in task.corpus for s in data.split_sentences(doc)}
-    background = data.load_lee_background()
-    return frozenset(k for k, text in enumerate(background) if held_out & set(data.split_sentences(text)))
-
-
 @functools.lru_cache(maxsize=4)
-def ict_training_pairs(passage_sentences: int = 6, queries_per_passage: int = 2, seed: int = 42) -> PairSet:
-    """Inverse-cloze training pairs from the Lee background articles NOT used by the evaluation task.
+def ict_training_pairs(passage_sentences: int = 6, queries_per_passage: int = 2, seed: int = 42,
+                       documents: tuple[str, ...] | None = None) -> PairSet:
+    """Inverse-cloze training pairs from ``documents``, by default the course's training documents
+    (:func:`helpers.data.training_background`, which share no sentence with the benchmark).
 
     Each article is cut into windows of ``passage_sentences`` sentences; from each window
     ``queries_per_passage`` sentences (of 6 words or more) are taken out as queries, and the remaining
@@ -68,11 +62,8 @@ def ict_training_pairs(passage_sentences: int = 6, queries_per_passage: int = 2,
     if queries_per_passage < 1 or passage_sentences < queries_per_passage + 2:
         raise ValueError("Need queries_per_passage >= 1 and passage_sentences >= queries_per_passage + 2.")
     rng = np.random.default_rng(seed)
-    excluded = evaluation_articles()
     queries, passages, positive, article = [], [], [], []
-    for index, text in enumerate(data.load_lee_background()):
-        if index in excluded:
-            continue
+    for index, text in enumerate(data.training_background() if documents is None else documents):
         sentences = data.split_sentences(text)
         for start in range(0, len(sentences), passage_sentences):
             window = sentences[start : start + passage_sentences]
@@ -256,11 +247,13 @@ def mine_hard_negatives(query_vectors: np.ndarray, passage_vectors: np.ndarray, 
 class RetrievalProbe:
     """nDCG@10 on a retrieval task from frozen features, computed fast enough to call during training.
 
-    Equals :func:`helpers.evaluate.eval_inverse_cloze` of the matching :class:`HeadEmbedder`.
+    By default the inverse-cloze task's ``split`` (``"dev"``: a probe during training chooses settings, and
+    choices are made on dev, reported on test); equals ``helpers.evaluate.eval_inverse_cloze(embedder,
+    split).metrics["ndcg@10"]`` of the matching :class:`HeadEmbedder`.
     """
 
-    def __init__(self, features, task: data.RetrievalTask | None = None):
-        self.task = task or data.inverse_cloze_task()
+    def __init__(self, features, task: data.RetrievalTask | None = None, split: str = "dev"):
+        self.task = task or data.inverse_cloze_task(split)
         self.query_features = features(self.task.queries)
         self.corpus_features = features(self.task.corpus)
 

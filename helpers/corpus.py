@@ -62,10 +62,12 @@ def gcide_entries() -> tuple[tuple[str, tuple[str, ...]], ...]:
 
 
 def gcide_texts() -> list[str]:
-    """One string per GCIDE dictionary entry: its definitions and examples, the head word left out. The words
-    of the benchmark's reverse-dictionary task are held out."""
+    """One string per GCIDE dictionary entry: its definitions and examples, the head word left out. Held out:
+    the entries of the benchmark's reverse-dictionary words, and every entry that shares a sentence with the
+    benchmark (:func:`helpers.data.shares_evaluation_text`; several head words share one definition)."""
     held_out = {word for split in data.SPLITS for word in data.dictionary_retrieval(split).corpus}
-    return [" ".join(parts) for word, parts in gcide_entries() if parts and word not in held_out]
+    texts = (" ".join(parts) for word, parts in gcide_entries() if parts and word not in held_out)
+    return [text for text in texts if not data.shares_evaluation_text(text)]
 
 
 def news_texts() -> list[str]:

@@ -222,8 +222,8 @@ NEWS_OUTLETS = {
 }
 # Outlets whose news is centred on one region: clustering them by content is a topical task.
 REGIONAL_OUTLETS = ("Al Jazeera", "TASS", "China Daily", "RTE", "DW")
-# "MOSCOW, February 7. /TASS/. ...", "WASHINGTON -- ...": a dateline names the outlet's home, so it goes.
-_DATELINE = re.compile(r"^[A-Z][A-Z .,'-]{2,40}(?:, [A-Z][a-z]+ \d{1,2}\.)?\s*(?:/TASS/\.|\"\?|--|-)\s+")
+# "MOSCOW, February 7. /TASS/. ...", "WASHINGTON -- ...": a dateline names the outlet or its home, so it goes.
+_DATELINE = re.compile(r"^(?:.{0,120}?(?:/TASS/|/PRNewswire/|\(Reuters\))\.?-?\s*(?:-\s+)?|[A-Z][A-Z .,'-]{2,40}\s*(?:\"\?\s*|--\s+|-\s+))")
 
 
 def lead(sentences: list[str], min_words: int = 20, max_words: int = 40) -> str:
@@ -269,7 +269,7 @@ def load_health_tweets() -> pd.DataFrame:
         text = row["text"]
         if text.startswith("RT ") or "RT @" in text:
             continue
-        text = html.unescape(re.sub(r"https?://\S+|@\w+", " ", text)).replace("#", "")
+        text = html.unescape(re.sub(r"https?://\S*|@\w+", " ", text)).replace("#", "")
         text = re.sub(r"(\s+via)+\s*$", "", " ".join(text.split())).strip(" :-|>")
         if len(text.split()) >= 5:
             rows.append({"text": text, "label": row["source_id"].rsplit("-", 1)[0]})

@@ -17,6 +17,9 @@ Everything runs on the from-scratch Llama of :mod:`helpers.decoder` (SmolLM2's w
 switch is LLM2Vec's padding-only mask, as :mod:`helpers.llm2vec` applies to transformers). The lower
 :data:`SPLIT_LAYER` layers stay frozen, so their outputs are computed once per text and cached (:class:`StateStore`).
 ``scripts/train_frontier.py`` builds every cache and artifact; the functions here rebuild them when missing.
+
+Training text: inverse-cloze pairs and next-token windows from the course's training documents, which share no
+sentence with the benchmark, less the held-out text for the LM loss (:func:`helpers.llm2vec.lm_documents`).
 """
 
 from __future__ import annotations
@@ -35,13 +38,13 @@ from tqdm.auto import tqdm
 from helpers import cache, config, data
 from helpers.decoder import Llama, attention_bias, rotary_cos_sin
 from helpers.embed import Embedder, check_texts, weights_fingerprint
+from helpers.llm2vec import lm_documents, lm_windows
 from helpers.losses import info_nce
 from helpers.pooling import mean_pool
 
 SPLIT_LAYER = 26  # GRIT tunes the top 30 - 26 = 4 layers; the states after layer 26 are cached
 MAX_LENGTH = 256  # tokens per text, as smollm2_embedder
 TRAIN_MAX_LENGTH = 96  # training texts are cut shorter: cheaper steps
-LM_HELD_OUT_DOCUMENTS = 50  # the last 50 Lee background documents: held-out text for the next-token loss
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -230,16 +233,15 @@ class LatentAttentionPooling(MeanMLPPooling):
 
 def training_pairs(n_pairs: int = 256, seed: int = 42):
     """``n_pairs`` inverse-cloze training pairs (a :class:`helpers.contrastive.PairSet`, passages renumbered),
-    drawn with ``seed`` from :func:`helpers.contrastive.ict_training_pairs`: Lee background articles that share
-    no sentence with the evaluation task (:func:`helpers.data.inverse_cloze_task`), leaving out the last
-    :data:`LM_HELD_OUT_DOCUMENTS` documents (held-out text for the next-token loss)."""
+    drawn with ``seed`` from :func:`helpers.contrastive.ict_training_pairs` of the training part of
+    :func:`helpers.llm2vec.lm_documents`: the course's training documents (no sentence of the benchmark) less the
+    held-out text for the next-token loss, so that GRIT's held-out LM loss is measured on text it never saw."""
     from helpers.contrastive import PairSet, ict_training_pairs
 
-    pairs = ict_training_pairs()
-    allowed = np.flatnonzero(pairs.article[pairs.positive] < len(data.load_lee_background()) - LM_HELD_OUT_DOCUMENTS)
-    if n_pairs > len(allowed):
-        raise ValueError(f"Only {len(allowed)} training pairs exist; ask for at most that many.")
-    chosen = np.sort(np.random.default_rng(seed).choice(allowed, n_pairs, replace=False))
+    pairs = ict_training_pairs(documents=lm_documents())
+    if n_pairs > len(pairs.queries):
+        raise ValueError(f"Only {len(pairs.queries)} training pairs exist; ask for at most that many.")
+    chosen = np.sort(np.random.default_rng(seed).choice(len(pairs.queries), n_pairs, replace=False))
     used = sorted({int(pairs.positive[q]) for q in chosen})
     renumber = {old: new for new, old in enumerate(used)}
     return PairSet([pairs.queries[q] for q in chosen], [pairs.passages[p] for p in used],
@@ -383,25 +385,6 @@ class MeanPooledTop(nn.Module):
         return mean_pool(self.top(states, mask, bidirectional=True), mask)
 
 
-def lm_windows(tokenizer, seq_len: int = 64, held_out: bool = False) -> torch.Tensor:
-    """Lee background news in windows of ``seq_len`` tokens (n, seq_len) for the next-token loss.
-
-    Training windows come from documents that the evaluation task does not use
-    (:func:`helpers.contrastive.evaluation_articles`), held-out windows from the last
-    :data:`LM_HELD_OUT_DOCUMENTS` documents, which nothing here trains on."""
-    from helpers.contrastive import evaluation_articles
-
-    documents = data.load_lee_background()
-    first_held_out = len(documents) - LM_HELD_OUT_DOCUMENTS
-    if held_out:
-        chosen = documents[first_held_out:]
-    else:
-        chosen = [d for k, d in enumerate(documents[:first_held_out]) if k not in evaluation_articles()]
-    ids = [token for document in chosen for token in tokenizer(document)["input_ids"] + [tokenizer.eos_token_id]]
-    usable = len(ids) // seq_len * seq_len
-    return torch.tensor(ids[:usable]).view(-1, seq_len)
-
-
 @torch.inference_mode()
 def window_states(model: Llama, windows: torch.Tensor, layer: int = SPLIT_LAYER, batch_size: int = 16) -> torch.Tensor:
     """Causal states after ``layer`` layers of unpadded token windows (n, seq_len, dim)."""
@@ -506,19 +489,24 @@ def _artifact(name: str):
     return config.cache_dir() / "frontier" / name
 
 
+def _training_text() -> str:
+    """Fingerprint of the documents every artifact here is made from: another held-out policy, another artifact."""
+    return cache.texts_fingerprint(data.training_background())
+
+
 def pooling_head(kind: str, recipe: dict = HEAD_RECIPE, progress: bool = True) -> tuple[nn.Module, list[float]]:
     """A trained pooling head and its loss curve: loaded from the cache, or trained now (and saved)."""
     path = _artifact(f"head-{kind}.safetensors")
     head = make_head(kind, recipe)
     state, info = cache.read(path, cache.load_tensors) or ({}, {})
-    if info.get("recipe") == recipe:
+    if info.get("recipe") == recipe and info.get("text") == _training_text():
         head.load_state_dict(state)
         return head.eval(), info["losses"]
     pairs = training_pairs(recipe["n_pairs"], recipe["seed"])
     start = time.perf_counter()
     losses = train_pooling_head(head, smollm2_states(), pairs.queries, pairs.passages, pairs.positive, recipe["steps"],
                                 recipe["batch_size"], recipe["lr"], recipe["temperature"], recipe["seed"], progress)
-    cache.save_tensors(path, head.state_dict(), {"recipe": dict(recipe), "losses": losses,
+    cache.save_tensors(path, head.state_dict(), {"recipe": dict(recipe), "text": _training_text(), "losses": losses,
                                                  "seconds": time.perf_counter() - start})
     return head.eval(), losses
 
@@ -531,19 +519,19 @@ def pooling_head_embedder(kind: str = "latent") -> StatesEmbedder:
 
 
 def lm_data(seq_len: int = 64, train_windows: int = 32, held_out_windows: int = 16) -> dict[str, torch.Tensor]:
-    """The first ``train_windows`` training and ``held_out_windows`` held-out next-token windows
-    (:func:`lm_windows`) and their frozen states after :data:`SPLIT_LAYER` layers."""
+    """The first ``train_windows`` training windows and ``held_out_windows`` windows of held-out text for the LM
+    loss (:func:`helpers.llm2vec.lm_windows`), and their frozen states after :data:`SPLIT_LAYER` layers."""
     path = _artifact(f"lm-windows-{seq_len}-{train_windows}-{held_out_windows}.safetensors")
     tokenizer, model = frozen_smollm2()
-    key = weights_fingerprint(model)
+    key = {"weights": weights_fingerprint(model), "text": _training_text()}
     tensors, info = cache.read(path, cache.load_tensors) or ({}, {})
-    if info.get("weights") == key:
+    if info == key:
         return tensors
     tensors = {}
     for part, held_out, count in (("train", False, train_windows), ("held_out", True, held_out_windows)):
         ids = lm_windows(tokenizer, seq_len, held_out)[:count]
         tensors[f"{part}_ids"], tensors[f"{part}_states"] = ids, window_states(model, ids).to(torch.float16)
-    cache.save_tensors(path, tensors, {"weights": key})
+    cache.save_tensors(path, tensors, key)
     return tensors
 
 
@@ -556,7 +544,7 @@ def grit_model(variant: str, recipe: dict = GRIT_RECIPE, progress: bool = True) 
     path = _artifact(f"grit-{variant}.safetensors")
     top = TopLayers(model)
     state, info = cache.read(path, cache.load_tensors) or ({}, {})
-    if info.get("recipe") == recipe:
+    if info.get("recipe") == recipe and info.get("text") == _training_text():
         top.load_state_dict(state)
         return top.eval(), info["history"]
     lm = lm_data(recipe["seq_len"], recipe["train_windows"], recipe["held_out_windows"])
@@ -567,7 +555,7 @@ def grit_model(variant: str, recipe: dict = GRIT_RECIPE, progress: bool = True) 
                               recipe["batch_size"], recipe["lm_batch_size"], recipe["lr"], recipe["lm_weight"],
                               recipe["temperature"], recipe["seed"], progress)
     history["seconds"] = time.perf_counter() - start
-    cache.save_tensors(path, top.state_dict(), {"recipe": dict(recipe), "history": history})
+    cache.save_tensors(path, top.state_dict(), {"recipe": dict(recipe), "text": _training_text(), "history": history})
     return top, history
 
 

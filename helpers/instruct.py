@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from helpers import cache, config, data
 from helpers.decoder import DecoderEmbedder
-from helpers.evaluate import TASKS, retrieval_scores
+from helpers.evaluate import mini_mteb, retrieval_scores
 from helpers.losses import info_nce
 
 QUERY_FORMAT = "Instruct: {task}\nQuery: {text}"
@@ -35,11 +35,16 @@ QUERY_FORMAT = "Instruct: {task}\nQuery: {text}"
 # One E5-mistral-style instruction per mini-MTEB task.
 TASK_INSTRUCTIONS = {
     "LeeDocSTS": "Retrieve news articles that are semantically similar to the given news article",
-    "LeeInverseCloze": "Given a sentence from a news article, retrieve the passage it was taken from",
-    "MovieSentiment": "Classify the sentiment expressed in the given movie review sentence as positive or negative",
-    "NewsgroupClustering": "Identify the topic or theme of the given newsgroup post",
+    "SimLexSTS": "Retrieve words that are similar in meaning to the given word",
+    "NewsHeadlineRetrieval": "Given a news headline, retrieve the opening of the article it belongs to",
+    "NewsInverseCloze": "Given a sentence from a news article, retrieve the passage it was taken from",
+    "DictionaryRetrieval": "Given a dictionary definition, retrieve the word it defines",
+    "NewsOutletClassification": "Identify the news outlet that published the given headline",
+    "HealthTweetClassification": "Identify the health news account that posted the given tweet",
+    "NewsRegionClustering": "Identify the region of the world the given news story is about",
+    "HealthTweetClustering": "Identify the health news account that posted the given tweet",
 }
-RETRIEVAL_TASK = "LeeInverseCloze"
+RETRIEVAL_TASK = "NewsInverseCloze"
 
 
 def format_query(task: str, text: str) -> str:
@@ -65,13 +70,15 @@ class InstructEmbedder(DecoderEmbedder):
     """
 
     def __init__(self, tokenizer, model, instruction: str | None = None, examples=None, pooling: str = "last",
-                 bidirectional: bool = False, max_length: int = 256, name: str | None = None):
+                 bidirectional: bool = False, max_length: int = 256, name: str | None = None,
+                 task_instructions: dict[str, str | None] | None = None):
         super().__init__(tokenizer, model, pooling=pooling, max_length=max_length, append_eos=pooling == "last",
                          bidirectional=bidirectional, name=name or f"SmolLM2-135M instruct {pooling}")
         if examples is not None and instruction is None:
             raise ValueError("In-context examples need an instruction: pass instruction='...'.")
         self.instruction = instruction
         self.examples = None if examples is None else tuple(tuple(pair) for pair in examples)
+        self.task_instructions = task_instructions
 
     def format(self, text: str) -> str:
         if self.instruction is None:
@@ -89,39 +96,35 @@ class InstructEmbedder(DecoderEmbedder):
         return InstructEmbedder(self.tokenizer, self.model, instruction, examples, pooling=self.pooling,
                                 bidirectional=self.bidirectional, max_length=self.max_length, name=self.name)
 
+    def with_task_instructions(self, instructions: dict[str, str | None]) -> InstructEmbedder:
+        """The same model, given one instruction per benchmark task (see :meth:`for_task`)."""
+        return InstructEmbedder(self.tokenizer, self.model, pooling=self.pooling, bidirectional=self.bidirectional,
+                                max_length=self.max_length, name=self.name, task_instructions=dict(instructions))
+
+    def for_task(self, task: str, side: str) -> InstructEmbedder:
+        """E5-mistral's protocol: queries and the texts of symmetric tasks carry the task's instruction,
+        retrieval documents none."""
+        if self.task_instructions is None:
+            return self
+        return self.with_instruction(None if side == "document" else self.task_instructions.get(task))
+
     def settings(self):
         return {**super().settings(), "instruction": self.instruction, "examples": self.examples}
 
 
-def eval_retrieval(query_embedder, document_embedder, batch_size: int = 16) -> dict[str, float]:
-    """The mini-MTEB retrieval task (inverse cloze) with separate query and document embedders."""
-    task = data.inverse_cloze_task()
+def eval_retrieval(query_embedder, document_embedder, split: str = "test", batch_size: int = 16) -> dict[str, float]:
+    """The benchmark's inverse-cloze retrieval task with separate query and document embedders (metrics)."""
+    task = data.inverse_cloze_task(split)
     return retrieval_scores(query_embedder.encode(task.queries, batch_size=batch_size),
                             document_embedder.encode(task.corpus, batch_size=batch_size), task.relevant)
 
 
-def instructed_mini_mteb(embedder: InstructEmbedder, instructions: dict[str, str] | None = None) -> pd.DataFrame:
-    """:func:`helpers.evaluate.mini_mteb` with one instruction per task (default :data:`TASK_INSTRUCTIONS`).
-
-    Symmetric tasks (STS, classification, clustering) instruct every text, as E5-mistral does; retrieval
-    instructs the queries only. ``instructions=None`` values mean no instruction. Same frame as ``mini_mteb``.
-    """
+def instructed_mini_mteb(embedder: InstructEmbedder, instructions: dict[str, str | None] | None = None,
+                         split: str = "test", tasks: list[str] | None = None) -> pd.DataFrame:
+    """:func:`helpers.evaluate.mini_mteb` with one instruction per task (default :data:`TASK_INSTRUCTIONS`;
+    a ``None`` value means no instruction): queries and symmetric texts are instructed, documents are not."""
     instructions = TASK_INSTRUCTIONS if instructions is None else instructions
-    rows = []
-    for name, (task_type, main, run) in TASKS.items():
-        start = time.perf_counter()
-        instructed = embedder.with_instruction(instructions.get(name))
-        if name == RETRIEVAL_TASK:
-            metrics = eval_retrieval(instructed, embedder.with_instruction(None))
-        else:
-            metrics = run(instructed)
-        rows.append({"task": name, "type": task_type, "metric": main, "score": metrics[main], "metrics": metrics,
-                     "seconds": time.perf_counter() - start})
-    frame = pd.DataFrame(rows).set_index("task")
-    frame.loc["average"] = {"type": "", "metric": "mean of main scores", "score": frame["score"].mean(),
-                            "metrics": {}, "seconds": frame["seconds"].sum()}
-    frame.attrs["model"] = embedder.name
-    return frame
+    return mini_mteb(embedder.with_task_instructions(instructions), split=split, tasks=tasks)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -6,6 +6,9 @@
    :func:`mntp_loss` predicts token i from the logits at position i - 1. Trained with LoRA
    (:class:`LoRALinear`, written from scratch) on the top layers, the lower ones frozen.
 3. Unsupervised SimCSE with mean pooling: :func:`simcse_loss`, using :func:`helpers.losses.info_nce`.
+
+Both stages train on the course's training documents (:func:`lm_documents`), which share no sentence with the
+benchmark; the last 50 of them are held-out text for the LM loss.
 """
 
 from __future__ import annotations
@@ -189,34 +192,46 @@ def simcse_loss(model, tokenizer, texts: list[str], temperature: float = 0.05, m
     return info_nce(views[0], views[1], temperature=temperature)
 
 
-# Training data (real news text from the Lee background corpus) and the two training loops.
+# Training text and the two training loops.
 
-HELD_OUT_DOCUMENTS = 50  # the last 50 background documents are never trained on
+LM_HELD_OUT_DOCUMENTS = 50  # held-out text for the LM loss: the last 50 of the course's training documents
 
 
-def mntp_chunks(tokenizer, seq_len: int = 64, held_out: bool = False) -> torch.Tensor:
-    """Lee background news cut into windows of ``seq_len`` tokens (n, seq_len): training or held-out part."""
-    from helpers.data import load_lee_background
+def lm_documents(held_out: bool = False) -> tuple[str, ...]:
+    """The course's training documents (:func:`helpers.data.training_background`) split for a language-model loss.
 
-    documents = load_lee_background()
-    part = documents[-HELD_OUT_DOCUMENTS:] if held_out else documents[:-HELD_OUT_DOCUMENTS]
-    ids = [token for document in part for token in tokenizer(document)["input_ids"] + [tokenizer.eos_token_id]]
+    With ``held_out``, the last :data:`LM_HELD_OUT_DOCUMENTS`: held-out text for the LM loss, on which the MNTP
+    loss here and GRIT's next-token loss (:mod:`helpers.frontier`) are measured and which nothing trains on;
+    otherwise the others, the only text these modules train on. This split is not the benchmark's held-out
+    line: both parts already share no sentence with any benchmark text (:func:`helpers.data.evaluation_texts`).
+    """
+    from helpers.data import training_background
+
+    documents = training_background()
+    return documents[-LM_HELD_OUT_DOCUMENTS:] if held_out else documents[:-LM_HELD_OUT_DOCUMENTS]
+
+
+def lm_windows(tokenizer, seq_len: int = 64, held_out: bool = False) -> torch.Tensor:
+    """The documents of :func:`lm_documents` as one token stream (each ended by EOS) cut into windows of
+    ``seq_len`` tokens (n, seq_len); the incomplete last window is dropped."""
+    documents = lm_documents(held_out)
+    ids = [token for document in documents for token in tokenizer(document)["input_ids"] + [tokenizer.eos_token_id]]
     usable = len(ids) // seq_len * seq_len
     return torch.tensor(ids[:usable]).view(-1, seq_len)
 
 
 def simcse_sentences(min_words: int = 6, max_words: int = 40) -> list[str]:
-    """Sentences of the training part of the Lee background news, for unsupervised SimCSE."""
-    from helpers.data import load_lee_background, split_sentences
+    """The sentences of the training documents (:func:`lm_documents`), for unsupervised SimCSE."""
+    from helpers.data import split_sentences
 
-    sentences = [s for document in load_lee_background()[:-HELD_OUT_DOCUMENTS] for s in split_sentences(document)]
+    sentences = [s for document in lm_documents() for s in split_sentences(document)]
     return list(dict.fromkeys(s for s in sentences if min_words <= len(s.split()) <= max_words))
 
 
 def held_out_mntp_loss(model, tokenizer, bidirectional: bool, chunks: int = 16, seq_len: int = 64,
                        seed: int = 0) -> float:
-    """MNTP loss on fixed masked windows of held-out news (the same masks every call)."""
-    ids = mntp_chunks(tokenizer, seq_len, held_out=True)[:chunks].to(model.device)
+    """MNTP loss on fixed masked windows of the held-out text for the LM loss (the same masks every call)."""
+    ids = lm_windows(tokenizer, seq_len, held_out=True)[:chunks].to(model.device)
     mask = torch.ones_like(ids)
     generator = torch.Generator(device=ids.device).manual_seed(seed)
     masked, targets = mntp_mask(ids, mask, tokenizer.convert_tokens_to_ids(MASK_TOKEN), generator=generator)
@@ -226,10 +241,10 @@ def held_out_mntp_loss(model, tokenizer, bidirectional: bool, chunks: int = 16, 
 
 def train_mntp(model, tokenizer, steps: int, batch_size: int = 8, seq_len: int = 64, lr: float = 1e-3,
                seed: int = 42, parameters=None, progress: bool = True) -> list[float]:
-    """MNTP with bidirectional attention on the training news windows; returns the loss of every step."""
+    """MNTP with bidirectional attention on the training windows (:func:`lm_windows`); returns every step's loss."""
     from tqdm.auto import tqdm
 
-    chunks = mntp_chunks(tokenizer, seq_len)
+    chunks = lm_windows(tokenizer, seq_len)
     mask_id = tokenizer.convert_tokens_to_ids(MASK_TOKEN)
     generator = torch.Generator().manual_seed(seed)
     parameters = list(parameters if parameters is not None else (p for p in model.parameters() if p.requires_grad))
@@ -321,21 +336,22 @@ def build_artifact(recipe: dict = RECIPE, progress: bool = True) -> dict:
     lora = add_lora(model, recipe["top_layers"], recipe["rank"], recipe["alpha"])
     simcse_losses = train_simcse(model, tokenizer, recipe["simcse_steps"], recipe["simcse_batch_size"],
                                  recipe["simcse_lr"], seed=recipe["seed"], parameters=lora, progress=progress)
-    artifact = {"recipe": dict(recipe), "mntp": mntp_adapters, "mntp_losses": mntp_losses,
-                "simcse": lora_state(model), "simcse_losses": simcse_losses}
+    artifact = {"recipe": dict(recipe), "text": cache.texts_fingerprint(lm_documents()), "mntp": mntp_adapters,
+                "mntp_losses": mntp_losses, "simcse": lora_state(model), "simcse_losses": simcse_losses}
     # One safetensors file: both stages' adapters, named "<stage>/<tensor>"; the recipe and losses in its header.
     tensors = {f"{stage}/{name}": tensor for stage in STAGES for name, tensor in artifact[stage].items()}
-    cache.save_tensors(artifact_path(), tensors, {key: artifact[key] for key in ("recipe", "mntp_losses",
+    cache.save_tensors(artifact_path(), tensors, {key: artifact[key] for key in ("recipe", "text", "mntp_losses",
                                                                                  "simcse_losses")})
     return artifact
 
 
 def load_artifact(recipe: dict = RECIPE) -> dict:
-    """The saved adapters and loss curves; trained now (minutes on a CPU) if missing or made by another recipe."""
+    """The saved adapters and loss curves; trained now (minutes on a CPU) if missing, or made by another recipe
+    or from other training text."""
     from helpers import cache
 
     tensors, info = cache.read(artifact_path(), cache.load_tensors) or ({}, {})
-    if info.get("recipe") != dict(recipe):
+    if info.get("recipe") != dict(recipe) or info.get("text") != cache.texts_fingerprint(lm_documents()):
         return build_artifact(recipe)
     stages = {stage: {name.removeprefix(f"{stage}/"): tensor for name, tensor in tensors.items()
                       if name.startswith(f"{stage}/")} for stage in STAGES}

@@ -10,13 +10,13 @@ encoder is the starting point of notebook 03's Sentence-BERT training).
 * :func:`pretrained_mlm`: the course's small pre-trained encoder, loaded from ``config.cache_dir()`` when it is
   there and trained (about a CPU minute) when it is not, so that notebook 03 runs on its own.
 
-The pre-training text is real and offline: State of the Union speeches since 1945 (:mod:`helpers.corpus`) and the
-Lee background news documents that the mini-MTEB does not evaluate on (:func:`training_background`).
+The pre-training text is real and offline (:func:`pretraining_texts`): State of the Union speeches since 1945
+(:mod:`helpers.corpus`) and the course's training documents, Lee background news that shares no sentence with the
+mini-MTEB (:func:`helpers.data.training_background`).
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import time
@@ -107,27 +107,11 @@ def recent_speeches(count: int = 94) -> list[str]:
     return sotu_texts()[-count:]
 
 
-@functools.lru_cache(maxsize=1)
-def evaluation_background_ids() -> frozenset[int]:
-    """Indices of the Lee background documents that the mini-MTEB's inverse-cloze task is built from.
-
-    A document counts as used when it contains one of the task's queries (a few queries occur in more than
-    one document; all of those are counted). Training text for notebooks 02 and 03 leaves these documents
-    out, so the evaluation never scores a model on text it was trained on.
-    """
-    task = data.inverse_cloze_task()
-    documents = data.load_lee_background()
-    used = {k for k, document in enumerate(documents) if any(query in document for query in task.queries)}
-    if len(used) < len(task.queries):
-        raise RuntimeError(f"Matched {len(used)} background documents to {len(task.queries)} queries; "
-                           "helpers.data.inverse_cloze_task changed: update this function.")
-    return frozenset(used)
-
-
-def training_background() -> list[str]:
-    """The Lee background documents the evaluation does not use (about 180 of the 300)."""
-    excluded = evaluation_background_ids()
-    return [doc for k, doc in enumerate(data.load_lee_background()) if k not in excluded]
+def pretraining_texts(speeches: int = 94) -> list[str]:
+    """The pre-training text: the last ``speeches`` State of the Union speeches and the course's training
+    documents (:func:`helpers.data.training_background`, Lee background news that shares no sentence with the
+    benchmark)."""
+    return recent_speeches(speeches) + list(data.training_background())
 
 
 def chunk_texts(tokenizer, texts: list[str], length: int) -> torch.Tensor:
@@ -145,10 +129,9 @@ def chunk_texts(tokenizer, texts: list[str], length: int) -> torch.Tensor:
 
 def pretraining_chunks(tokenizer, sequence_length: int = 128, speeches: int = 94, seed: int = 42,
                        held_out_rows: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(train, held_out)`` rows of token ids from the speeches and the training background documents;
-    the ``held_out_rows`` held-out rows are drawn at random (seeded) and never used for training."""
-    texts = recent_speeches(speeches) + training_background()
-    rows = chunk_texts(tokenizer, texts, sequence_length)
+    """``(train, held_out)`` rows of token ids from :func:`pretraining_texts`; the ``held_out_rows`` rows, drawn
+    at random (seeded), measure the masked-LM loss on text never trained on (not the benchmark's held-out text)."""
+    rows = chunk_texts(tokenizer, pretraining_texts(speeches), sequence_length)
     order = torch.randperm(len(rows), generator=torch.Generator().manual_seed(seed))
     if len(rows) < 2 * held_out_rows:
         raise ValueError(f"Only {len(rows)} rows of text; ask for fewer than half as held-out rows.")
@@ -231,7 +214,8 @@ def _held_out_row(model: MaskedLM, tokenizer, held_out: torch.Tensor) -> dict:
 
 
 def _artifact_path() -> Path:
-    settings = {**PRETRAINING, "encoder": asdict(SMALL_CONFIG)}
+    settings = {**PRETRAINING, "encoder": asdict(SMALL_CONFIG),
+                "text": cache.texts_fingerprint(pretraining_texts(PRETRAINING["speeches"]))}
     key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
     return config.cache_dir() / f"mlm_encoder-{key}.safetensors"
 

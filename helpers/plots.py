@@ -26,23 +26,49 @@ def similarity_heatmap(matrix: np.ndarray, labels: list[str], title: str = "Cosi
     return ax
 
 
-def leaderboard_plot(table: pd.DataFrame, title: str = "Offline mini-MTEB", ax=None):
-    """Grouped horizontal bars: one group per model, one bar per task, the average drawn as a dot."""
-    if "average" not in table.columns:
-        raise ValueError("Pass the output of helpers.evaluate.leaderboard(...) (it has an 'average' column).")
-    tasks = [column for column in table.columns if column != "average"]
+def leaderboard_plot(table: pd.DataFrame, title: str = "Offline mini-MTEB (test split)", ax=None):
+    """Grouped horizontal bars: one group per model, one bar per task, the average drawn as a dot with its
+    95% interval. ``table`` is :func:`helpers.evaluate.scoreboard`'s output."""
+    if not {"average", "average_low", "average_high"} <= set(table.columns):
+        raise ValueError("Pass the output of helpers.evaluate.scoreboard(...) (it has the average and its interval).")
+    tasks = [column for column in table.columns if not column.startswith("average")]
     ordered = table.sort_values("average")
     if ax is None:
-        _, ax = plt.subplots(figsize=(9, 0.9 * len(ordered) + 1.5))
+        _, ax = plt.subplots(figsize=(9, 1.2 * len(ordered) + 1.5))
     height = 0.8 / len(tasks)
     rows = np.arange(len(ordered))
     for k, task in enumerate(tasks):
-        ax.barh(rows + (k - (len(tasks) - 1) / 2) * height, ordered[task], height=height, label=task)
-    ax.scatter(ordered["average"], rows, color="black", zorder=3, label="average")
+        ax.barh(rows + (k - (len(tasks) - 1) / 2) * height, ordered[task], height=height, label=task, alpha=0.8)
+    errors = [ordered["average"] - ordered["average_low"], ordered["average_high"] - ordered["average"]]
+    ax.errorbar(ordered["average"], rows, xerr=errors, fmt="o", color="black", capsize=4, zorder=3,
+                label="average (95% CI)")
     ax.set_yticks(rows, ordered.index)
     ax.set_xlabel("main score (higher is better)")
     ax.set_xlim(0, 1)
     ax.set_title(title)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
+    ax.figure.tight_layout()
+    return ax
+
+
+def comparison_plot(comparison: pd.DataFrame, title: str | None = None, ax=None):
+    """The differences of :func:`helpers.evaluate.compare` with their 95% paired intervals, one row per task
+    and the average last: an interval that does not cross 0 is a measured difference."""
+    if not {"difference", "ci_low", "ci_high"} <= set(comparison.columns):
+        raise ValueError("Pass the output of helpers.evaluate.compare(a, b).")
+    frame = comparison.iloc[::-1]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 0.4 * len(frame) + 1.5))
+    rows = np.arange(len(frame))
+    colors = ["tab:green" if low > 0 else "tab:red" if high < 0 else "gray"
+              for low, high in zip(frame["ci_low"], frame["ci_high"], strict=True)]
+    errors = [frame["difference"] - frame["ci_low"], frame["ci_high"] - frame["difference"]]
+    ax.errorbar(frame["difference"], rows, xerr=errors, fmt="none", ecolor=colors, capsize=4)
+    ax.scatter(frame["difference"], rows, color=colors, zorder=3)
+    ax.axvline(0, color="black", linewidth=1)
+    ax.set_yticks(rows, list(frame.index))
+    a, b = comparison.attrs.get("model_a", "A"), comparison.attrs.get("model_b", "B")
+    ax.set_xlabel(f"{a}  minus  {b}  (95% paired bootstrap interval)")
+    ax.set_title(title or f"{a} vs {b}")
     ax.figure.tight_layout()
     return ax

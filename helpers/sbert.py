@@ -8,10 +8,10 @@ come from real text without labels:
 * :func:`inverse_cloze_pairs` — a sentence and the rest of its passage (Lee et al. 2019);
 * :func:`adjacent_sentence_pairs` — a sentence and the one after it.
 
-Both (or a mix) are built by :func:`training_pairs` from the Lee background documents that the mini-MTEB does **not**
-evaluate on (:func:`helpers.mlm.training_background`): the evaluation's inverse-cloze queries and passages
-(:func:`helpers.data.inverse_cloze_task`) never appear in training. :func:`train_bi_encoder` runs the
-siamese loop with :func:`helpers.losses.info_nce` (in-batch negatives).
+Both (or a mix) are built by :func:`training_pairs` from the course's training documents
+(:func:`helpers.data.training_background`): Lee background news that shares no sentence with any text the
+mini-MTEB scores. :func:`train_bi_encoder` runs the siamese loop with :func:`helpers.losses.info_nce` (in-batch
+negatives).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from tqdm.auto import tqdm
 from helpers import config, data
 from helpers.encoder import Encoder
 from helpers.losses import info_nce
-from helpers.mlm import training_background
 from helpers.pooling import pool
 
 
@@ -58,23 +57,21 @@ def adjacent_sentence_pairs(documents, min_words: int = 6):
 
 
 def training_pairs(kind: str = "mixed", seed: int = 42) -> list[tuple[str, str]]:
-    """Training pairs from the Lee background documents the evaluation does not use, shuffled with ``seed``.
+    """Training pairs from the course's training documents (:func:`helpers.data.training_background`), shuffled
+    with ``seed``.
 
     ``kind`` is ``"inverse_cloze"``, ``"adjacent"`` or ``"mixed"`` (both; a query that occurs twice keeps
     its first pair, so no batch holds two pairs with the same query).
     """
-    documents = training_background()
+    documents = data.training_background()
     builders = {"inverse_cloze": lambda: inverse_cloze_pairs(documents, seed=seed),
                 "adjacent": lambda: adjacent_sentence_pairs(documents),
                 "mixed": lambda: inverse_cloze_pairs(documents, seed=seed) + adjacent_sentence_pairs(documents)}
     if kind not in builders:
         raise ValueError(f"Unknown kind {kind!r}; choose one of {sorted(builders)}.")
-    evaluation = data.inverse_cloze_task()
-    held_out = set(evaluation.queries) | set(evaluation.corpus)
     pairs = {}
     for query, document in builders[kind]():
-        if query not in held_out and document not in held_out:
-            pairs.setdefault(query, document)
+        pairs.setdefault(query, document)
     pairs = list(pairs.items())
     order = np.random.default_rng(seed).permutation(len(pairs))
     return [pairs[k] for k in order]

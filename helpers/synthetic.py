@@ -15,8 +15,8 @@ Three recipes, each run for real with SmolLM2-135M-Instruct:
 * **SFR-Embedding**: hard negatives sampled from ranks 30-100 of a teacher's ranking
   (:func:`window_hard_negatives`), far enough down to be rarely a false negative.
 
-The evaluation retrieval task (:func:`helpers.data.inverse_cloze_task`) is built from Lee background documents;
-:func:`training_passages` leaves every one of those documents out, so no evaluation text leaks into training.
+Gecko's real passages (:func:`training_passages`) come from the course's training documents
+(:func:`helpers.data.training_background`), which share no sentence with any text the mini-MTEB scores.
 """
 
 from __future__ import annotations
@@ -251,27 +251,17 @@ def filter_examples(records: list[dict], key: str = "query") -> tuple[list[dict]
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Real passages, with the evaluation documents held out
-
-
-def evaluation_document_ids() -> set[int]:
-    """Indices of the Lee background documents that the evaluation retrieval task uses (held out)."""
-    task = data.inverse_cloze_task()
-    documents = data.load_lee_background()
-    return {k for k, doc in enumerate(documents) if any(query in doc for query in task.queries)
-            or any(passage[:120] in doc for passage in task.corpus)}
+# Real passages from the course's training documents
 
 
 def training_passages(sentences_per_passage: int = 3, max_words: int = 70) -> list[dict]:
-    """Passages of a few sentences from the Lee background documents that evaluation does not use.
+    """Passages of a few sentences from the course's training documents (:func:`helpers.data.training_background`).
 
-    Each is ``{"doc_id": int, "passage": str}``; passages under 25 words are skipped.
+    Each is ``{"doc_id": int, "passage": str}`` (``doc_id`` indexes the training documents); passages under 25
+    words are skipped.
     """
-    held_out = evaluation_document_ids()
     passages = []
-    for doc_id, document in enumerate(data.load_lee_background()):
-        if doc_id in held_out:
-            continue
+    for doc_id, document in enumerate(data.training_background()):
         sentences = data.split_sentences(document)
         for start in range(0, len(sentences), sentences_per_passage):
             words = " ".join(sentences[start : start + sentences_per_passage]).split()

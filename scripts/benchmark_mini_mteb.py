@@ -1,7 +1,9 @@
-"""Time the offline mini-MTEB on the course's two reference models, cache off (budget: MiniLM ≤ 10 s,
-SmolLM2 mean pooling ≤ 60 s on 2 CPU cores; model loading is timed apart).
+"""Time the offline mini-MTEB (test split) on the course's two reference models, every cache off.
 
-    python scripts/benchmark_mini_mteb.py
+Budgets on 2 idle CPU cores: all-MiniLM-L6-v2 ≤ 15 s, SmolLM2-135M mean pooling ≤ 90 s (model loading is timed
+apart). Run on an idle machine: a second job on 2 cores can double every figure.
+
+    python scripts/benchmark_mini_mteb.py        (or: make bench)
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import torch
 from helpers import evaluate
 from helpers.embed import minilm_embedder, smollm2_embedder
 
-BUDGET_S = {"all-MiniLM-L6-v2": 10.0, "SmolLM2-135M mean": 60.0}
+BUDGET_S = {"all-MiniLM-L6-v2": 15.0, "SmolLM2-135M mean": 90.0}
 
 
 def main() -> int:
@@ -25,11 +27,12 @@ def main() -> int:
         load_s = time.perf_counter() - start
         embedder.cache = False
         start = time.perf_counter()
-        table = evaluate.mini_mteb(embedder)
+        table = evaluate.mini_mteb(embedder, split="test")
         eval_s = time.perf_counter() - start
+        average = table.loc["average"]
         print(f"{name:20s} load {load_s:5.1f} s   mini-MTEB {eval_s:5.1f} s (budget {BUDGET_S[name]:.0f} s)   "
-              f"average {table.loc['average', 'score']:.4f}")
-        print(table[["score", "seconds"]].round(3).to_string(), "\n")
+              f"average {average['score']:.3f} [{average['ci_low']:.3f}, {average['ci_high']:.3f}]")
+        print(table[["score", "ci_low", "ci_high", "seconds"]].round(3).to_string(), "\n")
         if eval_s > BUDGET_S[name]:
             over.append(name)
     if over:

@@ -8,10 +8,11 @@
     wait; python scripts/make_synthetic_data.py --gecko-parts 3 --part merge
 
 Steps (see helpers/synthetic.py): E5-mistral brainstorm + one JSON example per (task, sampled attributes);
-Gecko task + query for real Lee background passages (never the evaluation ones), MiniLM neighbours, LLM
-re-ranking by query likelihood and a relevance prompt fused by reciprocal rank; SFR's rank-30..100 window
-negative for every kept example. Writes ``train.jsonl`` (kept examples), ``e5_answers.jsonl`` and
-``gecko_answers.jsonl`` (every raw answer with its verdict) and ``settings.json`` (settings, counts, times).
+Gecko task + query for real passages of the course's training documents (``helpers.data.training_background``,
+no sentence of the benchmark), MiniLM neighbours, LLM re-ranking by query likelihood and a relevance prompt
+fused by reciprocal rank; SFR's rank-30..100 window negative for every kept example. Writes ``train.jsonl``
+(kept examples), ``e5_answers.jsonl`` and ``gecko_answers.jsonl`` (every raw answer with its verdict) and
+``settings.json`` (settings, counts, times).
 """
 
 from __future__ import annotations
@@ -140,8 +141,8 @@ def merge(args, passages: list[dict]) -> None:
         "tasks": tasks,
         "e5_reasons": dict(e5_reasons), "gecko_reasons": dict(gecko_reasons),
         "counts": {"e5_answers": len(e5_records), "e5_kept": len(e5_kept), "gecko_answers": len(gecko_records),
-                   "gecko_kept": len(gecko_kept), "training_passages": len(passages), "examples": len(examples)},
-        "held_out_documents": sorted(synthetic.evaluation_document_ids()),
+                   "gecko_kept": len(gecko_kept), "training_passages": len(passages),
+                   "training_documents": len({p["doc_id"] for p in passages}), "examples": len(examples)},
         "seconds": {k: round(v, 1) for k, v in times.items()},
     }
     (args.out / "settings.json").write_text(json.dumps(settings, indent=1) + "\n")

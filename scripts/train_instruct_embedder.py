@@ -24,7 +24,7 @@ import json
 import time
 
 from helpers import config, instruct
-from helpers.evaluate import leaderboard
+from helpers.evaluate import scoreboard
 
 
 def main() -> None:
@@ -50,7 +50,7 @@ def main() -> None:
             embedder = instruct.load_tuned(folder)
             results[embedder.name] = instruct.instructed_mini_mteb(embedder)
     if results:
-        print(leaderboard(results).to_string())
+        print(scoreboard(results).to_string())
         seconds = {name: round(float(frame.loc["average", "seconds"]), 1) for name, frame in results.items()}
         print(json.dumps({"evaluation_seconds": seconds}))
 

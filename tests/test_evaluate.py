@@ -1,9 +1,11 @@
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.stats import pearsonr, spearmanr
+from sklearn.metrics import v_measure_score
 
 from helpers import data, evaluate
-from helpers.embed import minilm_embedder
+from helpers.embed import Embedder, minilm_embedder
 from helpers.models import load_minilm
 
 
@@ -15,6 +17,8 @@ def test_retrieval_metrics_by_hand():
     assert scores["ndcg@10"] == pytest.approx((1 + 1 / np.log2(3) + 1) / 3)
     assert scores["mrr@10"] == pytest.approx((1 + 1 / 2 + 1) / 3)
     assert scores["recall@10"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="one corpus index per query"):
+        evaluate.retrieval_scores(queries, corpus, relevant=[0, 1])
 
 
 def test_sts_scores_equal_scipy_on_cosines():
@@ -36,32 +40,116 @@ def test_classification_and_clustering_on_separable_data():
     assert evaluate.clustering_v_measure(x, y)["v_measure"] == pytest.approx(1.0)
 
 
-def test_mini_mteb_on_minilm_matches_an_independent_computation():
-    table = evaluate.mini_mteb(minilm_embedder())
+def test_v_measure_equals_sklearn():
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        labels, clusters = rng.integers(0, 5, 60), rng.integers(0, 4, 60)
+        assert evaluate.v_measure(labels, clusters) == pytest.approx(v_measure_score(labels, clusters), abs=1e-12)
+
+
+@pytest.fixture(scope="module")
+def minilm_test():
+    return evaluate.mini_mteb(minilm_embedder())
+
+
+def test_mini_mteb_frame_has_intervals_and_matches_an_independent_computation(minilm_test):
+    table = minilm_test
     assert list(table.index) == [*evaluate.TASKS, "average"]
-    lee = table.loc["LeeDocSTS", "metrics"]
-    assert lee["pearson"] == pytest.approx(0.656, abs=0.005) and lee["spearman"] == pytest.approx(0.508, abs=0.005)
+    assert list(table.columns) == ["type", "metric", "score", "ci_low", "ci_high", "metrics", "seconds"]
+    assert (table["ci_low"] <= table["score"]).all() and (table["score"] <= table["ci_high"]).all()
     assert table.loc["average", "score"] == pytest.approx(table["score"].iloc[:-1].mean())
+    # The power target of the benchmark: the average's interval is at most ±0.02 on MiniLM.
+    assert (table.loc["average", "ci_high"] - table.loc["average", "ci_low"]) / 2 <= 0.02
 
-    # The same Lee figure straight from sentence-transformers, numpy and scipy: no helpers code involved.
-    corpus = data.load_lee()
-    vectors = load_minilm().encode(corpus.documents, normalize_embeddings=True)
-    i, j = np.triu_indices(50, k=1)
+    # The Lee figure straight from sentence-transformers, numpy and scipy: no helpers code involved.
+    lee = data.lee_sts("test")
+    vectors = load_minilm().encode(lee.documents, normalize_embeddings=True)
+    i, j = np.triu_indices(len(lee.documents), k=1)
     cosine = (vectors[i] * vectors[j]).sum(1)
-    assert pearsonr(cosine, corpus.similarity[i, j]).statistic == pytest.approx(lee["pearson"], abs=1e-5)
-    assert spearmanr(cosine, corpus.similarity[i, j]).statistic == pytest.approx(lee["spearman"], abs=1e-5)
+    expected = spearmanr(cosine, lee.similarity[i, j]).statistic
+    assert table.loc["LeeDocSTS", "score"] == pytest.approx(expected, abs=1e-5)
 
 
-def test_mini_mteb_rejects_bad_arguments():
+def test_dev_and_test_items_are_disjoint():
+    dev, test = set(data.task_texts("dev")), set(data.task_texts("test"))
+    # Classifier training texts are shared by both splits, and SimLex's items are pairs of words (a word can
+    # occur in pairs of both splits); every other scored text is in one split only.
+    shared = set(data.news_outlet_classification("test").train_texts) | set(
+        data.health_tweet_classification("test").train_texts)
+    words = {split: set(data.simlex_sts(split)[["word1", "word2"]].stack()) for split in data.SPLITS}
+    assert not (dev & test) - shared - words["dev"] - words["test"]
+    pairs = {split: set(map(tuple, data.simlex_sts(split)[["word1", "word2"]].to_numpy())) for split in data.SPLITS}
+    assert not pairs["dev"] & pairs["test"]
+
+
+def _fixed(name: str, vectors: dict[str, np.ndarray]) -> Embedder:
+    class Fixed(Embedder):
+        dim, cache = 2, False
+
+        def embed_batch(self, texts):
+            return np.stack([vectors[t] for t in texts])
+
+        def settings(self):
+            return {}
+
+    embedder = Fixed()
+    embedder.name = name
+    return embedder
+
+
+def test_compare_interval_equals_a_direct_paired_bootstrap(monkeypatch):
+    # Two models on one small classification task: the interval of the difference is the percentile interval
+    # of the per-resample accuracy differences, the same test texts drawn for both models.
+    texts = [f"t{k}" for k in range(40)]
+    labels = ["a", "b"] * 20
+    task = data.ClassificationTask(texts[:20], labels[:20], texts[20:], labels[20:])
+    monkeypatch.setattr(data, "news_outlet_classification", lambda split: task)
+    rng = np.random.default_rng(0)
+    signal = {t: np.array([1.0 if y == "a" else -1.0, 0.0]) for t, y in zip(texts, labels, strict=True)}
+    good = _fixed("good", {t: v + rng.normal(0, 0.3, 2) for t, v in signal.items()})
+    poor = _fixed("poor", {t: v + rng.normal(0, 2.0, 2) for t, v in signal.items()})
+    result = evaluate.compare(good, poor, tasks=["NewsOutletClassification"])
+
+    def correct(embedder):
+        vectors = embedder.encode(texts)
+        return evaluate.classification_predictions(vectors[:20], labels[:20], vectors[20:]) == np.array(labels[20:])
+
+    good_correct, poor_correct = correct(good), correct(poor)
+    draws = np.random.default_rng([evaluate.SEED, __import__("zlib").crc32(b"NewsOutletClassification"), 20]).integers(
+        0, 20, size=(evaluate.N_BOOTSTRAP, 20))
+    differences = good_correct[draws].mean(1) - poor_correct[draws].mean(1)
+    observed = good_correct.mean() - poor_correct.mean()
+    low, high = np.percentile(differences, [2.5, 97.5]) + observed - differences.mean()
+    row = result.loc["NewsOutletClassification"]
+    assert row["difference"] == pytest.approx(observed)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((low, high))
+    assert row["verdict"] == ("A beats B" if low > 0 else "no measurable difference")
+
+
+def test_compare_of_a_model_with_itself_is_exactly_zero(minilm_test):
+    result = evaluate.compare(minilm_test, minilm_test)
+    assert (result["difference"] == 0).all() and (result["ci_low"] == 0).all() and (result["ci_high"] == 0).all()
+    assert (result["verdict"] == "no measurable difference").all()
+
+
+def test_bad_arguments_get_clear_errors(minilm_test):
     with pytest.raises(TypeError, match="needs an Embedder"):
         evaluate.mini_mteb(load_minilm())
     with pytest.raises(ValueError, match="Unknown tasks"):
         evaluate.mini_mteb(minilm_embedder(), tasks=["MSMARCO"])
+    with pytest.raises(ValueError, match="tasks is empty"):
+        evaluate.mini_mteb(minilm_embedder(), tasks=[])
+    with pytest.raises(ValueError, match="'dev'.*'test'"):
+        evaluate.mini_mteb(minilm_embedder(), split="train")
+    with pytest.raises(ValueError, match="not 'dev'"):
+        evaluate.compare(minilm_test, minilm_test, split="dev")
+    with pytest.raises(ValueError, match="no bootstrap values"):
+        evaluate.compare(pd.DataFrame(), minilm_test)
 
 
-def test_leaderboard_sorts_models_by_average():
-    low = evaluate.mini_mteb(minilm_embedder(), tasks=["LeeDocSTS"])
-    high = low.copy()
+def test_scoreboard_sorts_models_by_average(minilm_test):
+    high = minilm_test.copy()
     high["score"] += 0.1
-    board = evaluate.leaderboard({"low": low, "high": high})
-    assert list(board.index) == ["high", "low"] and list(board.columns) == ["LeeDocSTS", "average"]
+    board = evaluate.scoreboard({"low": minilm_test, "high": high})
+    assert list(board.index) == ["high", "low"]
+    assert list(board.columns) == [*evaluate.TASKS, "average", "average_low", "average_high"]

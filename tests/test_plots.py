@@ -19,8 +19,19 @@ def test_similarity_heatmap_rejects_mismatched_labels():
 
 
 def test_leaderboard_plot_draws_one_bar_per_model_and_task():
-    table = pd.DataFrame({"T1": [0.5, 0.6], "T2": [0.4, 0.7], "average": [0.45, 0.65]}, index=["m1", "m2"])
+    table = pd.DataFrame({"T1": [0.5, 0.6], "T2": [0.4, 0.7], "average": [0.45, 0.65], "average_low": [0.4, 0.6],
+                          "average_high": [0.5, 0.7]}, index=["m1", "m2"])
     ax = plots.leaderboard_plot(table)
     assert len(ax.patches) == 4
-    with pytest.raises(ValueError, match="average"):
-        plots.leaderboard_plot(table.drop(columns="average"))
+    with pytest.raises(ValueError, match="scoreboard"):
+        plots.leaderboard_plot(table.drop(columns="average_low"))
+
+
+def test_comparison_plot_colours_measured_differences():
+    comparison = pd.DataFrame({"difference": [0.1, -0.1, 0.0], "ci_low": [0.05, -0.2, -0.1],
+                               "ci_high": [0.15, -0.01, 0.1]}, index=["T1", "T2", "average"])
+    ax = plots.comparison_plot(comparison)
+    colors = [tuple(c) for c in ax.collections[-1].get_facecolors()]
+    assert len(colors) == 3 and len(set(colors)) == 3  # above 0, below 0, crossing 0
+    with pytest.raises(ValueError, match="compare"):
+        plots.comparison_plot(comparison.drop(columns="ci_low"))

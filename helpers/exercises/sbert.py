@@ -32,7 +32,7 @@ def check_mean_pooling(mean_pooling) -> bool:
 
 def check_adjacent_pairs(adjacent_pairs) -> bool:
     """``adjacent_pairs(document)`` must equal :func:`helpers.sbert.adjacent_sentence_pairs` on real documents."""
-    from helpers.mlm import training_background
+    from helpers.data import training_background
     from helpers.sbert import adjacent_sentence_pairs
 
     documents = training_background()[:5]
