@@ -21,7 +21,7 @@ course: setup  ## execute every notebook in order (copies in build/), print wall
 
 test: setup lint  ## pytest for helpers, then nbval over every notebook
 	$(BIN)/python -m pytest tests
-	$(BIN)/python -m pytest --nbval-lax --nbval-cell-timeout=900 --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider notebooks
+	COURSE_PROGRESS=0 $(BIN)/python -m pytest --nbval-lax --nbval-cell-timeout=900 --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider notebooks
 
 lint: setup
 	$(BIN)/ruff check helpers tests scripts notebooks solutions

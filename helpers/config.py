@@ -71,6 +71,20 @@ def seed_everything(seed: int = 42) -> None:
     torch.manual_seed(seed)
 
 
+def show_progress() -> bool:
+    """False when ``COURSE_PROGRESS=0``: headless runs whose outputs are committed or compared (``make test``,
+    ``scripts/run_course.py``) turn progress bars off, so no bar fragments end up in a notebook's outputs."""
+    return os.environ.get("COURSE_PROGRESS", "1").strip() != "0"
+
+
+def progress_bar(iterable=None, **kwargs):
+    """A ``tqdm.auto`` progress bar, shown only when :func:`show_progress` allows it."""
+    from tqdm.auto import tqdm
+
+    kwargs["disable"] = kwargs.get("disable", False) or not show_progress()
+    return tqdm(iterable, **kwargs)
+
+
 def cache_dir() -> Path:
     """Where embeddings and trained artifacts are cached (``COURSE_CACHE``, default ``<repo>/.cache``)."""
     default = Path(__file__).resolve().parent.parent / ".cache"

@@ -27,9 +27,8 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
-from helpers import data
+from helpers import config, data
 from helpers.embed import Embedder, check_texts, weights_fingerprint
 from helpers.evaluate import retrieval_scores
 from helpers.losses import alignment, deduplicated_info_nce, info_nce, matryoshka_loss, symmetric_info_nce, uniformity
@@ -329,7 +328,7 @@ def train(head: ProjectionHead, query_features: torch.Tensor, passage_features: 
     rows = []
     head.train(dropout_views)
     with single_thread():
-        for epoch in tqdm(range(epochs), desc="epochs", disable=not progress, leave=False):
+        for epoch in config.progress_bar(range(epochs), desc="epochs", disable=not progress, leave=False):
             if no_duplicates:
                 batches = no_duplicate_batches(positive.numpy(), batch_size, rng,
                                                None if negatives is None else negatives.numpy())

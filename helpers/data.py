@@ -223,7 +223,8 @@ NEWS_OUTLETS = {
 # Outlets whose news is centred on one region: clustering them by content is a topical task.
 REGIONAL_OUTLETS = ("Al Jazeera", "TASS", "China Daily", "RTE", "DW")
 # "MOSCOW, February 7. /TASS/. ...", "WASHINGTON -- ...": a dateline names the outlet or its home, so it goes.
-_DATELINE = re.compile(r"^(?:.{0,120}?(?:/TASS/|/PRNewswire/|\(Reuters\))\.?-?\s*(?:-\s+)?|[A-Z][A-Z .,'-]{2,40}\s*(?:\"\?\s*|--\s+|-\s+))")
+_DATELINE = re.compile(r"^(?:.{0,120}?(?:/TASS/|/PRNewswire/|\(Reuters\))\.?-?\s*(?:-\s+)?"
+                       r"|[A-Z][A-Z .,'-]{2,40}\s*(?:\"\?\s*|--\s+|-\s+))")
 
 
 def lead(sentences: list[str], min_words: int = 20, max_words: int = 40) -> str:
@@ -489,14 +490,19 @@ def evaluation_texts() -> frozenset[str]:
     return frozenset(text for split in SPLITS for text in task_texts(split))
 
 
+MIN_SENTENCE_WORDS = 4  # shorter "sentences" ("Why?", "The U.S.", a SimLex word) occur in any text by chance
+
+
 @functools.lru_cache(maxsize=1)
 def evaluation_sentences() -> frozenset[str]:
-    """The sentences of :func:`evaluation_texts` (whitespace normalised), for checks sentence by sentence."""
-    return frozenset(" ".join(s.split()) for text in evaluation_texts() for s in split_sentences(text))
+    """The sentences of :func:`evaluation_texts` of :data:`MIN_SENTENCE_WORDS` words or more (whitespace
+    normalised), for checks sentence by sentence."""
+    sentences = (" ".join(s.split()) for text in evaluation_texts() for s in split_sentences(text))
+    return frozenset(s for s in sentences if len(s.split()) >= MIN_SENTENCE_WORDS)
 
 
 def shares_evaluation_text(document: str) -> bool:
-    """True when ``document`` contains a sentence of the benchmark (or is one of its texts)."""
+    """True when ``document`` is one of the benchmark's texts or contains one of its sentences."""
     sentences = evaluation_sentences()
     return " ".join(document.split()) in evaluation_texts() or any(
         " ".join(s.split()) in sentences for s in split_sentences(document))

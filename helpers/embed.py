@@ -20,7 +20,6 @@ import weakref
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from helpers import config
 from helpers.cache import load_array, read, save_array, source_hash
@@ -110,7 +109,8 @@ class Embedder(abc.ABC):
         show = progress if progress is not None else len(batches) >= self.progress_threshold
         vectors = np.empty((len(texts), self.dim), dtype=np.float32)
         with torch.inference_mode():
-            for batch in tqdm(batches, desc=f"Embedding with {self.name}", disable=not show, leave=False):
+            bar = config.progress_bar(batches, desc=f"Embedding with {self.name}", disable=not show, leave=False)
+            for batch in bar:
                 out = self.embed_batch([texts[k] for k in batch])
                 vectors[batch] = out.float().cpu().numpy() if isinstance(out, torch.Tensor) else out
         if not np.isfinite(vectors).all():

@@ -33,7 +33,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from helpers import cache, config, data
 from helpers.decoder import Llama, attention_bias, rotary_cos_sin
@@ -124,7 +123,7 @@ class StateStore:
         if not todo:
             return
         batches = [todo[k : k + batch_size] for k in range(0, len(todo), batch_size)]
-        for batch in tqdm(batches, desc=f"SmolLM2 states of {len(todo)} texts", disable=not progress):
+        for batch in config.progress_bar(batches, desc=f"SmolLM2 states of {len(todo)} texts", disable=not progress):
             ids = tokenize(self.tokenizer, batch, self.max_length)
             padded = self.tokenizer.pad({"input_ids": ids}, return_tensors="pt")
             mask = padded["attention_mask"]
@@ -261,7 +260,7 @@ def train_pooling_head(head: nn.Module, store: StateStore, queries: list[str], p
     optimizer = torch.optim.AdamW(head.parameters(), lr=lr)
     batches, losses = [], []
     head.train()
-    for _ in tqdm(range(steps), desc=f"Training {type(head).__name__}", disable=not progress):
+    for _ in config.progress_bar(range(steps), desc=f"Training {type(head).__name__}", disable=not progress):
         if not batches:
             batches = [b for b in no_duplicate_batches(positive, batch_size, rng) if len(b) == batch_size]
         batch = batches.pop()
@@ -432,7 +431,7 @@ def train_grit(model: Llama, store: StateStore, queries: list[str], passages: li
     rng = np.random.default_rng(seed)
     batches, history = [], {"contrastive": [], "next_token": []}
     top.train()
-    for _ in tqdm(range(steps), desc="GRIT joint" if joint else "Embedding only", disable=not progress):
+    for _ in config.progress_bar(range(steps), desc="GRIT joint" if joint else "Embedding only", disable=not progress):
         if not batches:
             batches = [b for b in no_duplicate_batches(positive, batch_size, rng) if len(b) == batch_size]
         batch = batches.pop()

@@ -22,8 +22,8 @@ import time
 import numpy as np
 import scipy.sparse as sp
 import torch
-from tqdm.auto import tqdm
 
+from helpers import config
 from helpers.word2vec import TrainingLog, WordVectors, build_vocabulary, corpus_ids, torch_threads
 
 
@@ -137,7 +137,7 @@ def _train_glove(documents, dim, window, min_count, x_max, alpha, epochs, learni
     tables = [uniform(size, dim), uniform(size, dim), uniform(size), uniform(size)]
     accumulators = [torch.ones_like(table) for table in tables]
     log = TrainingLog()
-    for _ in tqdm(range(epochs), desc="GloVe epochs", disable=not progress):
+    for _ in config.progress_bar(range(epochs), desc="GloVe epochs", disable=not progress):
         order = torch.randperm(len(counts), generator=generator)
         epoch_rows, epoch_columns, epoch_counts = rows[order], columns[order], counts[order]
         total = 0.0

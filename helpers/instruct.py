@@ -23,7 +23,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from helpers import cache, config, data
 from helpers.decoder import DecoderEmbedder
@@ -248,7 +247,8 @@ def train_contrastive(tokenizer, model, triples, pooling: str = "last", bidirect
     optimiser = torch.optim.AdamW([p for p in tuned.parameters() if p.requires_grad], lr=lr)
     rng = np.random.default_rng(seed)
     order, losses = [], []
-    for _ in tqdm(range(steps), desc=f"Contrastive tuning ({pooling}{', bidirectional' if bidirectional else ''})"):
+    description = f"Contrastive tuning ({pooling}{', bidirectional' if bidirectional else ''})"
+    for _ in config.progress_bar(range(steps), desc=description):
         if len(order) < batch_size:  # a fresh shuffle each epoch; a batch never repeats an example
             order = list(rng.permutation(len(triples)))
         batch = [triples[order.pop()] for _ in range(batch_size)]

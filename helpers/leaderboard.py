@@ -23,7 +23,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from helpers import cache, config, data
 from helpers.embed import Embedder, SentenceTransformerEmbedder, TransformerEmbedder, minilm_embedder, smollm2_embedder
@@ -263,7 +262,7 @@ def score(entries=REGISTRY, progress: bool = True) -> tuple[pd.DataFrame, dict[s
     from helpers.instruct import instructed_mini_mteb
 
     rows, frames = [], {}
-    for entry in tqdm(entries, desc="Leaderboard", disable=not progress):
+    for entry in config.progress_bar(entries, desc="Leaderboard", disable=not progress):
         start = time.perf_counter()
         embedder = entry.build()
         frames[entry.name] = (instructed_mini_mteb if entry.instructed else mini_mteb)(embedder)

@@ -17,6 +17,8 @@ import contextlib
 
 import torch
 
+from helpers import config
+
 
 def padding_only_mask(attention_mask: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """4-D additive mask (batch, 1, tokens, tokens): every query reads every real key, none reads padding.
@@ -242,7 +244,6 @@ def held_out_mntp_loss(model, tokenizer, bidirectional: bool, chunks: int = 16, 
 def train_mntp(model, tokenizer, steps: int, batch_size: int = 8, seq_len: int = 64, lr: float = 1e-3,
                seed: int = 42, parameters=None, progress: bool = True) -> list[float]:
     """MNTP with bidirectional attention on the training windows (:func:`lm_windows`); returns every step's loss."""
-    from tqdm.auto import tqdm
 
     chunks = lm_windows(tokenizer, seq_len)
     mask_id = tokenizer.convert_tokens_to_ids(MASK_TOKEN)
@@ -251,7 +252,7 @@ def train_mntp(model, tokenizer, steps: int, batch_size: int = 8, seq_len: int =
     optimizer = torch.optim.AdamW(parameters, lr=lr)
     model.train()
     losses = []
-    bar = tqdm(range(steps), desc="MNTP", disable=not progress)
+    bar = config.progress_bar(range(steps), desc="MNTP", disable=not progress)
     for _ in bar:
         ids = chunks[torch.randint(len(chunks), (batch_size,), generator=generator)].to(model.device)
         attention_mask = torch.ones_like(ids)
@@ -269,7 +270,6 @@ def train_mntp(model, tokenizer, steps: int, batch_size: int = 8, seq_len: int =
 def train_simcse(model, tokenizer, steps: int, batch_size: int = 16, lr: float = 1e-4, dropout: float = 0.1,
                  seed: int = 42, parameters=None, progress: bool = True) -> list[float]:
     """Unsupervised SimCSE on news sentences (attention dropout ``dropout``); returns every step's loss."""
-    from tqdm.auto import tqdm
 
     sentences = simcse_sentences()
     generator = torch.Generator().manual_seed(seed)
@@ -280,7 +280,7 @@ def train_simcse(model, tokenizer, steps: int, batch_size: int = 16, lr: float =
     torch.manual_seed(seed)  # dropout masks
     model.train()
     losses = []
-    bar = tqdm(range(steps), desc="SimCSE", disable=not progress)
+    bar = config.progress_bar(range(steps), desc="SimCSE", disable=not progress)
     for step in bar:
         start = step * batch_size % len(order)
         batch = [sentences[k] for k in order[start: start + batch_size]]

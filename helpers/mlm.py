@@ -28,7 +28,6 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from helpers import cache, config, data
 from helpers.encoder import Encoder, EncoderConfig, minilm_tokenizer
@@ -185,7 +184,7 @@ def pretrain_mlm(steps: int = 200, batch_size: int = 16, sequence_length: int = 
     history = [{"step": 0, "train_loss": float("nan"), **_held_out_row(model, tokenizer, held_out)}]
     losses, start = [], time.perf_counter()
     model.train()
-    for step in tqdm(range(1, steps + 1), desc="MLM pre-training", disable=not progress):
+    for step in config.progress_bar(range(1, steps + 1), desc="MLM pre-training", disable=not progress):
         batch = train[torch.randint(len(train), (batch_size,), generator=generator)]
         # Dynamic masking: a new mask every time a row is drawn.
         corrupted, labels = mask_tokens(batch, special_tokens_mask(tokenizer, batch), tokenizer.mask_token_id,

@@ -22,7 +22,6 @@ import time
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from helpers import config, data
 from helpers.encoder import Encoder
@@ -104,7 +103,7 @@ def train_bi_encoder(encoder: Encoder, tokenizer, pairs: list[tuple[str, str]], 
     rng = np.random.default_rng(seed)
     order, cursor, losses = rng.permutation(len(pairs)), 0, []
     start = time.perf_counter()
-    for _ in tqdm(range(steps), desc="Siamese training", disable=not progress):
+    for _ in config.progress_bar(range(steps), desc="Siamese training", disable=not progress):
         if cursor + batch_size > len(order):  # a new epoch: reshuffle
             order, cursor = rng.permutation(len(pairs)), 0
         batch = [pairs[k] for k in order[cursor : cursor + batch_size]]

@@ -29,9 +29,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
-from helpers import data
+from helpers import config, data
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "synthetic"
 
@@ -91,7 +90,7 @@ def generate(tokenizer, model, prompts: list[str], max_new_tokens: int = 160, te
     answers = []
     batches = [prompts[start : start + batch_size] for start in range(0, len(prompts), batch_size)]
     with left_padding(tokenizer), torch.inference_mode():
-        for number, batch in enumerate(tqdm(batches, desc=desc, disable=len(batches) < 2)):
+        for number, batch in enumerate(config.progress_bar(batches, desc=desc, disable=len(batches) < 2)):
             torch.manual_seed(seed + number)
             encoded = tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
             out = model.generate(**encoded, max_new_tokens=max_new_tokens, do_sample=True, temperature=temperature,

@@ -32,8 +32,8 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from scipy.stats import spearmanr
-from tqdm.auto import tqdm
 
+from helpers import config
 from helpers.corpus import count_tokens, tokenize
 from helpers.embed import Embedder
 
@@ -346,7 +346,7 @@ def _train_sgns(documents, dim, window, min_count, negative, sample, epochs, alp
     epoch_pairs = [skipgram_pairs(*_subsample(ids, docs, keep, rng), window, rng) for _ in range(epochs)]
     total = sum(len(centres) for centres, _ in epoch_pairs)
     log, done = TrainingLog(), 0
-    bar = tqdm(total=total, desc="SGNS pairs", unit="pair", unit_scale=True, disable=not progress)
+    bar = config.progress_bar(total=total, desc="SGNS pairs", unit="pair", unit_scale=True, disable=not progress)
     chunk = 64 * batch_size
     for centres_all, contexts_all in epoch_pairs:
         order = rng.permutation(len(centres_all))

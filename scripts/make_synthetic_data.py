@@ -24,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from helpers import config, synthetic
 from helpers.embed import minilm_embedder
@@ -87,7 +86,8 @@ def gecko_examples(tokenizer, model, args, rng, passages: list[dict], part: int 
     embedder = minilm_embedder()
     corpus_vectors = embedder.encode(texts)
     query_vectors = embedder.encode([r["query"] for r in kept]) if kept else np.zeros((0, embedder.dim))
-    for record, vector in tqdm(list(zip(kept, query_vectors, strict=True)), desc="Gecko: LLM re-ranking"):
+    pairs = list(zip(kept, query_vectors, strict=True))
+    for record, vector in config.progress_bar(pairs, desc="Gecko: LLM re-ranking"):
         neighbours = [int(c) for c in np.argsort(-(corpus_vectors @ vector), kind="stable")[: args.neighbours]]
         choice = synthetic.gecko_rerank(tokenizer, model, record["query"], neighbours, texts)
         record.update(neighbours=neighbours, **choice, seed_in_neighbours=record["seed"] in neighbours,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -54,8 +55,9 @@ def main() -> int:
         target = path if args.inplace else ROOT / "build" / "notebooks" / path.name
         print(f"running {path.name} ...", flush=True)
         start = time.perf_counter()
+        # No progress bars in headless runs: their fragments would end up in the committed outputs.
         child = subprocess.run([sys.executable, __file__, "--one", str(path), str(target)],
-                               capture_output=True, text=True)
+                               capture_output=True, text=True, env={**os.environ, "COURSE_PROGRESS": "0"})
         seconds = time.perf_counter() - start
         if child.returncode != 0:
             failed.append(path.name)

@@ -125,16 +125,17 @@ def test_positive_aware_filtering_drops_near_positive_candidates():
         frontier.positive_aware_negatives(q, passages, [0], max_ratio=1.5)
 
 
-def test_training_pairs_are_disjoint_from_the_evaluation():
-    from helpers import data
+def test_training_pairs_leave_out_the_held_out_text_for_the_lm_loss():
+    from helpers import data, llm2vec
 
-    pairs = frontier.training_pairs(64)
+    pairs = frontier.training_pairs(64)  # tests/test_held_out.py checks them against the benchmark
     queries, passages, positive = pairs.queries, pairs.passages, pairs.positive
-    task = data.inverse_cloze_task()
-    held_out = set(task.queries) | {s for doc in task.corpus for s in data.split_sentences(doc)}
-    assert not held_out & set(queries)
-    assert not held_out & {s for p in passages for s in data.split_sentences(p)}
+    training = llm2vec.lm_documents()
+    assert all(all(s in training[article] for s in data.split_sentences(passage))
+               for passage, article in zip(passages, pairs.article, strict=True))
     assert len(queries) == 64 and positive.max() == len(passages) - 1
+    with pytest.raises(ValueError, match="at most"):
+        frontier.training_pairs(10_000)
 
 
 def test_solutions_pass_their_checks(load_solution):

@@ -5,21 +5,17 @@ import pytest
 
 from helpers import contrastive, corpus, data, frontier, instruct, llm2vec, mlm, sbert, synthetic
 
-# Shorter "sentences" ("1.", "Why?", "The U.S.", a SimLex word) say nothing about a benchmark item: they occur in
-# any English text, and they are in evaluation_sentences() because tweets, definitions and words are split too.
-MIN_WORDS = 4
-
-
 def normalised(text: str) -> str:
     return " ".join(text.split())
 
 
 @pytest.fixture(scope="module")
 def leaks():
-    """``leaks(texts)``: the training texts that are benchmark texts, and the sentences of ``MIN_WORDS`` words or
-    more of the training texts that are benchmark sentences (both empty for clean training text)."""
+    """``leaks(texts)``: the training texts that are benchmark texts, and the sentences of the training texts that
+    are benchmark sentences (both empty for clean training text). Fragments under ``data.MIN_SENTENCE_WORDS`` words
+    ("1.", "Why?", a SimLex word) occur in any English text and are not counted."""
     texts = {normalised(text) for text in data.evaluation_texts()}
-    sentences = {s for s in data.evaluation_sentences() if len(s.split()) >= MIN_WORDS}
+    sentences = data.evaluation_sentences()
 
     def find(training_texts) -> list[str]:
         found = []
@@ -37,11 +33,10 @@ def test_the_check_finds_a_planted_leak(leaks):
     training = ["A clean first sentence about nothing in particular.", f"Some text. {cloze.queries[0]} More text."]
     assert leaks(training) == [normalised(cloze.queries[0])]
     assert leaks([data.news_headline_retrieval("dev").corpus[0]])
-    assert not leaks(["Why? Because 1. The U.S."])  # fragments under MIN_WORDS words are not leaks
+    assert not leaks(["Why? Because 1. The U.S."])  # fragments are not leaks
 
 
 def test_the_training_sources_of_helpers_data_are_clean(leaks):
-    assert len(data.training_background()) == len(data.load_lee_background())  # no Lee document is scored
     assert not leaks(data.training_background())
     news = data.training_news()
     assert not leaks(news["title"]) and not leaks(news["text"])

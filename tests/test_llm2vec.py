@@ -56,7 +56,7 @@ def test_the_flag_alone_is_not_enough(smollm2, pair):
 
 def test_mntp_mask_and_loss(smollm2):
     tokenizer, model = smollm2
-    ids = llm2vec.mntp_chunks(tokenizer, 32, held_out=True)[:4]
+    ids = llm2vec.lm_windows(tokenizer, 32, held_out=True)[:4]
     mask = torch.ones_like(ids)
     mask[1, 20:] = 0
     generator = torch.Generator().manual_seed(0)

@@ -78,11 +78,9 @@ def test_the_pretrained_model_and_history_are_read_back_as_saved(tmp_path, monke
     assert history_again.attrs == history.attrs
 
 
-def test_evaluation_documents_are_left_out_of_training():
-    task = data.inverse_cloze_task()
-    training = mlm.training_background()
-    assert len(training) + len(mlm.evaluation_background_ids()) == len(data.load_lee_background())
-    assert not any(query in document for query in task.queries for document in training)
+def test_pretraining_text_is_speeches_and_the_training_documents():
+    texts = mlm.pretraining_texts(speeches=3)  # tests/test_held_out.py checks it against the benchmark
+    assert texts == mlm.recent_speeches(3) + list(data.training_background())
 
 
 def test_a_short_pre_training_beats_the_untrained_model():
