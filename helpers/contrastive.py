@@ -13,7 +13,9 @@ Everything a contrastive run needs, small enough for 2 CPU cores:
   band of ranks such as 30-100);
 * a training loop (:func:`train`) that logs the loss, alignment and uniformity, and a probe that scores
   retrieval on the benchmark's inverse-cloze task, dev split by default (:class:`RetrievalProbe`);
-* :func:`grad_cache_step`: a large-batch gradient computed chunk by chunk, identical to the full batch's.
+* :func:`grad_cache_step`: a large-batch gradient computed chunk by chunk, identical to the full batch's;
+* :func:`seed_mean`: the mini-MTEB results of several training seeds of one recipe as one result, so that
+  :func:`helpers.evaluate.compare` judges two recipes on their seed-averaged scores.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import torch.nn.functional as F
 
 from helpers import config, data
 from helpers.embed import Embedder, check_texts, weights_fingerprint
-from helpers.evaluate import retrieval_scores
+from helpers.evaluate import interval, retrieval_scores
 from helpers.losses import alignment, deduplicated_info_nce, info_nce, matryoshka_loss, symmetric_info_nce, uniformity
 
 # Training pairs ---------------------------------------------------------------------------------------
@@ -402,3 +404,38 @@ def grad_cache_step(encode: Callable[[torch.Tensor], torch.Tensor], queries: tor
             state.restore()
             encode(part).backward(gradient=grad)
     return loss.detach()
+
+
+# Several seeds of one recipe ---------------------------------------------------------------------------
+
+
+def seed_mean(results: list[pd.DataFrame], name: str | None = None) -> pd.DataFrame:
+    """The mean of :func:`helpers.evaluate.mini_mteb` results of one recipe trained with different seeds, as
+    one result that :func:`helpers.evaluate.compare` accepts.
+
+    Task by task, the score and the bootstrap replicates are averaged over the seeds. The replicates of every
+    result resample the same units (they depend only on the task), so the averaged replicates are those of the
+    seed-averaged score, and ``compare(seed_mean(a), seed_mean(b))`` gives the paired interval of the
+    seed-averaged difference. That interval covers the sampling of the benchmark's items, not the spread
+    between seeds: show that spread next to it (e.g. one ``compare`` per seed).
+    """
+    if not results:
+        raise ValueError("seed_mean needs at least one mini_mteb result.")
+    first = results[0]
+    for frame in results:
+        if "replicates" not in frame.attrs:
+            raise ValueError("seed_mean needs mini_mteb results: this frame has no bootstrap values.")
+        if list(frame.index) != list(first.index) or frame.attrs.get("split") != first.attrs.get("split"):
+            raise ValueError("seed_mean needs results of the same tasks on the same split.")
+    frame = first.copy()
+    replicates = {task: np.mean([r.attrs["replicates"][task] for r in results], axis=0) for task in first.index}
+    for task in first.index:
+        score = float(np.mean([r.loc[task, "score"] for r in results]))
+        low, high = interval(replicates[task], score)
+        frame.loc[task, ["score", "ci_low", "ci_high"]] = [score, low, high]
+        frame.at[task, "metrics"] = {key: float(np.mean([r.loc[task, "metrics"][key] for r in results]))
+                                     for key in first.loc[task, "metrics"]}
+    frame["seconds"] = np.sum([r["seconds"].to_numpy() for r in results], axis=0)
+    frame.attrs = {**first.attrs, "replicates": replicates, "seeds": len(results),
+                   "model": name or f"{first.attrs.get('model')} (mean of {len(results)} seeds)"}
+    return frame

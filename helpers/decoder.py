@@ -16,10 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from helpers import config
 from helpers.embed import Embedder, TransformerEmbedder, check_texts, weights_fingerprint
 from helpers.llm2vec import hidden_states
 from helpers.pooling import pool
@@ -312,32 +314,47 @@ class LayerPoolingSweep:
     EOS is appended to every text; under the causal mask the tokens before it do not see it, so mean and
     weighted-mean pooling skip it and equal pooling without EOS, while last-token pooling reads it.
     ``sweep.view(pooling, layer)`` is an :class:`Embedder`; whichever view encodes a text first computes
-    (and keeps in memory) that text's vectors for all views.
+    (and keeps in memory) that text's vectors for all views. ``layers`` limits which layers are kept (all by
+    default): choose layers on the dev split with a full sweep, then score the test split with a sweep that
+    keeps only the chosen layers. :meth:`layer_scores` scores every (pooling, layer) of a split;
+    :meth:`mini_mteb` scores one view with confidence intervals.
     """
 
     poolings = ("mean", "weighted_mean", "last")
 
-    def __init__(self, tokenizer, model, max_length: int = 256, name: str = "SmolLM2-135M"):
+    def __init__(self, tokenizer, model, max_length: int = 256, name: str = "SmolLM2-135M",
+                 layers: list[int] | None = None, batch_size: int = 32):
         self.tokenizer, self.model, self.max_length, self.name = tokenizer, model, max_length, name
         self.num_layers = model.config.num_hidden_layers
+        self.layers = tuple(range(self.num_layers + 1)) if layers is None else tuple(sorted(set(layers)))
+        if not self.layers or not all(0 <= layer <= self.num_layers for layer in self.layers):
+            raise ValueError(f"layers must be between 0 (embeddings) and {self.num_layers}, got {layers}.")
+        self.batch_size = batch_size
         self.vectors: dict[str, dict[tuple[str, int], torch.Tensor]] = {}
         self.embedder = DecoderEmbedder(tokenizer, model, "last", max_length, append_eos=True)
 
-    def compute(self, texts: list[str]) -> None:
-        """Forward the texts not seen yet and keep every (pooling, layer) vector."""
-        todo = [t for t in dict.fromkeys(texts) if t not in self.vectors]
-        if not todo:
-            return
+    def compute(self, texts: list[str], progress: bool = False) -> None:
+        """Forward the texts not seen yet (in batches of similar length) and keep every (pooling, layer)
+        vector."""
+        todo = sorted((t for t in dict.fromkeys(texts) if t not in self.vectors), key=len)
+        batches = [todo[start: start + self.batch_size] for start in range(0, len(todo), self.batch_size)]
+        bar = config.progress_bar(batches, desc=f"Forward pass of {self.name}, all layers",
+                                  disable=not progress, leave=False)
+        with torch.inference_mode():
+            for batch_texts in bar:
+                self._compute_batch(batch_texts)
+
+    def _compute_batch(self, todo: list[str]) -> None:
         batch = self.embedder.tokenize(todo)
         mask = batch["attention_mask"]
         eos_position = (mask * torch.arange(mask.shape[1], device=mask.device)).argmax(dim=1)
         without_eos = mask.clone()
         without_eos[torch.arange(len(todo)), eos_position] = 0
         states = hidden_states(self.model, batch["input_ids"], mask, all_layers=True)
-        for layer in range(self.num_layers + 1):
+        for layer in self.layers:
             hidden = normed_layer(self.model, states, layer)
             for method in self.poolings:
-                pooled = pool(hidden, mask if method == "last" else without_eos, method)
+                pooled = pool(hidden, mask if method == "last" else without_eos, method).float().cpu()
                 for text, vector in zip(todo, pooled, strict=True):
                     self.vectors.setdefault(text, {})[(method, layer)] = vector
 
@@ -347,11 +364,54 @@ class LayerPoolingSweep:
             raise ValueError(f"pooling must be one of {self.poolings}, got {pooling!r}.")
         return _SweepView(self, pooling, self.num_layers if layer is None else layer)
 
+    def layer_scores(self, split: str = "dev", poolings: tuple[str, ...] | None = None,
+                     tasks: list[str] | None = None) -> pd.DataFrame:
+        """The mini-MTEB average (point estimates, no bootstrap: for choosing) of every kept layer and
+        pooling on ``split``: one row per layer, one column per pooling. The per-task scores are in
+        ``frame.attrs["per_task"]`` (rows (pooling, layer), one column per task)."""
+        from helpers import data, evaluate
+
+        poolings = self.poolings if poolings is None else tuple(poolings)
+        names = list(evaluate.TASKS) if tasks is None else list(tasks)
+        self.compute(data.task_texts(split), progress=True)
+        rows = {}
+        with _single_threaded():
+            for pooling in poolings:
+                for layer in self.layers:
+                    view = self.view(pooling, layer)
+                    rows[(pooling, layer)] = {
+                        name: evaluate.TASKS[name][2](view, split).metrics[evaluate.TASKS[name][1]] for name in names}
+        per_task = pd.DataFrame.from_dict(rows, orient="index")
+        per_task.index.names = ["pooling", "layer"]
+        table = per_task.mean(axis=1, skipna=False).unstack("pooling")[list(poolings)]  # NaN: a score undefined
+        table.columns.name = None
+        table.attrs["per_task"] = per_task
+        return table
+
+    def mini_mteb(self, pooling: str, layer: int | None = None, split: str = "test") -> pd.DataFrame:
+        """:func:`helpers.evaluate.mini_mteb` of one view, with the split's forward pass done first (all CPU
+        threads) and the evaluation itself single-threaded (faster for these small scikit-learn fits)."""
+        from helpers import data, evaluate
+
+        self.compute(data.task_texts(split), progress=True)
+        with _single_threaded():
+            return evaluate.mini_mteb(self.view(pooling, layer), split=split)
+
+
+def _single_threaded():
+    """Limit BLAS and OpenMP to one thread: on 2 cores, k-means and logistic regression on a few hundred
+    vectors run several times faster without threads (a shared machine makes the difference larger)."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
+
 
 class _SweepView(Embedder):
     def __init__(self, sweep: LayerPoolingSweep, pooling: str, layer: int):
         if not 0 <= layer <= sweep.num_layers:
             raise ValueError(f"layer must be between 0 and {sweep.num_layers}, got {layer}.")
+        if layer not in sweep.layers:
+            raise ValueError(f"This sweep keeps layers {list(sweep.layers)}, not {layer}.")
         self.sweep, self.pooling, self.layer = sweep, pooling, layer
         self.dim = sweep.model.config.hidden_size
         self.name = f"{sweep.name} {pooling} (layer {layer})"

@@ -303,15 +303,6 @@ class StatesEmbedder(Embedder):
         return {"store": self.store.settings(), "layer": self.layer, "head": weights_fingerprint(self.head)}
 
 
-def per_query_ndcg(query_vectors: np.ndarray, corpus_vectors: np.ndarray, relevant, k: int = 10) -> np.ndarray:
-    """nDCG@k of each query when it has one relevant document: 1 / log2(1 + rank) if rank <= k, else 0; their mean
-    is :func:`helpers.evaluate.retrieval_scores`' nDCG@k. Per-query values are what a bootstrap resamples."""
-    scores = query_vectors @ corpus_vectors.T
-    relevant = np.asarray(relevant)
-    rank = 1 + (scores > scores[np.arange(len(relevant)), relevant][:, None]).sum(axis=1)
-    return np.where(rank <= k, 1 / np.log2(1 + rank), 0.0)
-
-
 # ---------------------------------------------------------------------------------------------------------
 # Positive-aware hard-negative filtering (NV-Retriever / NV-Embed-v2)
 
@@ -365,11 +356,16 @@ class TopLayers(nn.Module):
             states = layer(states, cos, sin, bias)
         return self.norm(states)
 
-    def next_token_loss(self, states: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
-        """Causal language-model loss on unpadded windows: token i + 1 predicted from position i."""
+    def next_token_losses(self, states: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        """Causal language-model loss of each unpadded window (n,): token i + 1 predicted from position i."""
         hidden = self(states, torch.ones_like(ids), bidirectional=False)
         logits = hidden[:, :-1] @ self.model[0].embed_tokens.weight.T
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
+        per_token = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1), reduction="none")
+        return per_token.view(len(ids), -1).mean(dim=1)
+
+    def next_token_loss(self, states: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        """Causal language-model loss on unpadded windows of equal length, averaged over all their tokens."""
+        return self.next_token_losses(states, ids).mean()
 
 
 class MeanPooledTop(nn.Module):
@@ -405,14 +401,18 @@ def grit_losses(top: TopLayers, store: StateStore, queries: list[str], passages:
     return {"contrastive": contrastive, "next_token": top.next_token_loss(lm_states, lm_ids)}
 
 
-def held_out_next_token_loss(top: TopLayers, states: torch.Tensor, ids: torch.Tensor, batch_size: int = 16) -> float:
-    """Mean next-token loss over held-out windows (their frozen lower-layer states precomputed)."""
-    total = 0.0
+def held_out_next_token_losses(top: TopLayers, states: torch.Tensor, ids: torch.Tensor,
+                                batch_size: int = 16) -> np.ndarray:
+    """The next-token loss of each held-out window (their frozen lower-layer states precomputed): per-window
+    values, so that two models can be compared window by window (a paired bootstrap over windows)."""
     with torch.no_grad():
-        for k in range(0, len(ids), batch_size):
-            window = slice(k, k + batch_size)
-            total += top.next_token_loss(states[window].float(), ids[window]).item() * len(ids[window])
-    return total / len(ids)
+        return torch.cat([top.next_token_losses(states[k : k + batch_size].float(), ids[k : k + batch_size])
+                          for k in range(0, len(ids), batch_size)]).numpy()
+
+
+def held_out_next_token_loss(top: TopLayers, states: torch.Tensor, ids: torch.Tensor, batch_size: int = 16) -> float:
+    """Mean next-token loss over held-out windows (of equal length, so also the mean over their tokens)."""
+    return float(held_out_next_token_losses(top, states, ids, batch_size).mean())
 
 
 def train_grit(model: Llama, store: StateStore, queries: list[str], passages: list[str], positive,
@@ -453,7 +453,15 @@ def train_grit(model: Llama, store: StateStore, queries: list[str], passages: li
 HEAD_RECIPE = {"n_pairs": 160, "num_latents": 32, "heads": 4, "mult": 1, "steps": 60, "batch_size": 16, "lr": 1e-3,
                "temperature": 0.05, "seed": 42}
 GRIT_RECIPE = {"n_pairs": 160, "steps": 20, "batch_size": 8, "lm_batch_size": 4, "seq_len": 64, "train_windows": 32,
-               "held_out_windows": 16, "lr": 3e-4, "lm_weight": 1.0, "temperature": 0.02, "seed": 42}
+               "held_out_windows": 64, "lr": 3e-4, "lm_weight": 1.0, "temperature": 0.02, "seed": 42}
+SEEDS = (42, 43, 44, 45, 46)  # training seeds of notebook 10's comparisons (a recipe's "seed" also draws its pairs)
+RETRIEVAL_TASKS = ["NewsHeadlineRetrieval", "NewsInverseCloze", "DictionaryRetrieval"]  # notebook 10 scores these
+
+
+def retrieval_texts(split: str = "test") -> list[str]:
+    """Every query and document of :data:`RETRIEVAL_TASKS` in ``split``: the texts whose states notebook 10 reads."""
+    tasks = (data.news_headline_retrieval(split), data.inverse_cloze_task(split), data.dictionary_retrieval(split))
+    return list(dict.fromkeys(text for task in tasks for text in task.queries + task.corpus))
 
 
 @functools.lru_cache(maxsize=1)
@@ -474,9 +482,10 @@ def smollm2_states() -> StateStore:
     return StateStore(model, tokenizer, (SPLIT_LAYER, model.sizes.num_layers))
 
 
-def make_head(kind: str, recipe: dict = HEAD_RECIPE) -> nn.Module:
-    """An untrained ``"latent"`` (:class:`LatentAttentionPooling`) or ``"mean"`` (:class:`MeanMLPPooling`) head."""
-    config.seed_everything(recipe["seed"])
+def make_head(kind: str, recipe: dict = HEAD_RECIPE, seed: int | None = None) -> nn.Module:
+    """An untrained ``"latent"`` (:class:`LatentAttentionPooling`) or ``"mean"`` (:class:`MeanMLPPooling`) head,
+    initialised with ``seed`` (default: the recipe's)."""
+    config.seed_everything(recipe["seed"] if seed is None else seed)
     if kind == "latent":
         return LatentAttentionPooling(576, recipe["num_latents"], recipe["heads"], recipe["mult"])
     if kind == "mean":
@@ -493,31 +502,42 @@ def _training_text() -> str:
     return cache.texts_fingerprint(data.training_background())
 
 
-def pooling_head(kind: str, recipe: dict = HEAD_RECIPE, progress: bool = True) -> tuple[nn.Module, list[float]]:
-    """A trained pooling head and its loss curve: loaded from the cache, or trained now (and saved)."""
-    path = _artifact(f"head-{kind}.safetensors")
-    head = make_head(kind, recipe)
+def _training_seed(recipe: dict, seed: int | None) -> int:
+    return recipe["seed"] if seed is None else seed
+
+
+def pooling_head(kind: str, recipe: dict = HEAD_RECIPE, progress: bool = True,
+                 seed: int | None = None) -> tuple[nn.Module, list[float]]:
+    """A trained pooling head and its loss curve: loaded from the cache, or trained now (and saved).
+
+    ``seed`` (default: the recipe's) sets the head's initialisation and batch order; the training pairs are
+    always those of the recipe's seed, so runs with different seeds differ only in training randomness."""
+    seed = _training_seed(recipe, seed)
+    path = _artifact(f"head-{kind}-seed{seed}.safetensors")
+    head = make_head(kind, recipe, seed)
     state, info = cache.read(path, cache.load_tensors) or ({}, {})
-    if info.get("recipe") == recipe and info.get("text") == _training_text():
+    if info.get("recipe") == recipe and info.get("seed") == seed and info.get("text") == _training_text():
         head.load_state_dict(state)
         return head.eval(), info["losses"]
     pairs = training_pairs(recipe["n_pairs"], recipe["seed"])
     start = time.perf_counter()
     losses = train_pooling_head(head, smollm2_states(), pairs.queries, pairs.passages, pairs.positive, recipe["steps"],
-                                recipe["batch_size"], recipe["lr"], recipe["temperature"], recipe["seed"], progress)
-    cache.save_tensors(path, head.state_dict(), {"recipe": dict(recipe), "text": _training_text(), "losses": losses,
-                                                 "seconds": time.perf_counter() - start})
+                                recipe["batch_size"], recipe["lr"], recipe["temperature"], seed, progress)
+    cache.save_tensors(path, head.state_dict(), {"recipe": dict(recipe), "seed": seed, "text": _training_text(),
+                                                 "losses": losses, "seconds": time.perf_counter() - start})
     return head.eval(), losses
 
 
-def pooling_head_embedder(kind: str = "latent") -> StatesEmbedder:
-    """SmolLM2 (frozen, causal) + a trained pooling head, as an Embedder (notebook 11's latent-attention row)."""
-    head, _ = pooling_head(kind)
+def pooling_head_embedder(kind: str = "latent", seed: int | None = None) -> StatesEmbedder:
+    """SmolLM2 (frozen, causal) + a trained pooling head, as an Embedder (notebook 11's latent-attention row:
+    the recipe's seed)."""
+    head, _ = pooling_head(kind, seed=seed)
     label = "latent attention" if kind == "latent" else "mean + MLP"
-    return StatesEmbedder(smollm2_states(), head, f"SmolLM2-135M + {label} head")
+    suffix = "" if seed is None or seed == HEAD_RECIPE["seed"] else f", seed {seed}"
+    return StatesEmbedder(smollm2_states(), head, f"SmolLM2-135M + {label} head{suffix}")
 
 
-def lm_data(seq_len: int = 64, train_windows: int = 32, held_out_windows: int = 16) -> dict[str, torch.Tensor]:
+def lm_data(seq_len: int = 64, train_windows: int = 32, held_out_windows: int = 64) -> dict[str, torch.Tensor]:
     """The first ``train_windows`` training windows and ``held_out_windows`` windows of held-out text for the LM
     loss (:func:`helpers.llm2vec.lm_windows`), and their frozen states after :data:`SPLIT_LAYER` layers."""
     path = _artifact(f"lm-windows-{seq_len}-{train_windows}-{held_out_windows}.safetensors")
@@ -534,16 +554,19 @@ def lm_data(seq_len: int = 64, train_windows: int = 32, held_out_windows: int = 
     return tensors
 
 
-def grit_model(variant: str, recipe: dict = GRIT_RECIPE, progress: bool = True) -> tuple[TopLayers, dict]:
+def grit_model(variant: str, recipe: dict = GRIT_RECIPE, progress: bool = True,
+               seed: int | None = None) -> tuple[TopLayers, dict]:
     """The ``"joint"`` (GRIT) or ``"embedding_only"`` tuned top layers and their loss curves, from the cache or
-    trained now (and saved)."""
+    trained now (and saved). ``seed`` (default: the recipe's) sets the batch order and the next-token windows
+    drawn; the training pairs are always those of the recipe's seed."""
     if variant not in ("joint", "embedding_only"):
         raise ValueError(f"variant must be 'joint' or 'embedding_only', got {variant!r}.")
+    seed = _training_seed(recipe, seed)
     _, model = frozen_smollm2()
-    path = _artifact(f"grit-{variant}.safetensors")
+    path = _artifact(f"grit-{variant}-seed{seed}.safetensors")
     top = TopLayers(model)
     state, info = cache.read(path, cache.load_tensors) or ({}, {})
-    if info.get("recipe") == recipe and info.get("text") == _training_text():
+    if info.get("recipe") == recipe and info.get("seed") == seed and info.get("text") == _training_text():
         top.load_state_dict(state)
         return top.eval(), info["history"]
     lm = lm_data(recipe["seq_len"], recipe["train_windows"], recipe["held_out_windows"])
@@ -552,14 +575,17 @@ def grit_model(variant: str, recipe: dict = GRIT_RECIPE, progress: bool = True) 
     top, history = train_grit(model, smollm2_states(), pairs.queries, pairs.passages, pairs.positive,
                               lm["train_states"].float(), lm["train_ids"], variant == "joint", recipe["steps"],
                               recipe["batch_size"], recipe["lm_batch_size"], recipe["lr"], recipe["lm_weight"],
-                              recipe["temperature"], recipe["seed"], progress)
+                              recipe["temperature"], seed, progress)
     history["seconds"] = time.perf_counter() - start
-    cache.save_tensors(path, top.state_dict(), {"recipe": dict(recipe), "text": _training_text(), "history": history})
+    cache.save_tensors(path, top.state_dict(), {"recipe": dict(recipe), "seed": seed, "text": _training_text(),
+                                                "history": history})
     return top, history
 
 
-def grit_embedder(variant: str = "joint") -> StatesEmbedder:
-    """SmolLM2 with GRIT-tuned top layers (``"joint"`` or ``"embedding_only"``), bidirectional mean pooling."""
-    top, _ = grit_model(variant)
-    return StatesEmbedder(smollm2_states(), MeanPooledTop(top), f"SmolLM2-135M GRIT {variant.replace('_', ' ')}",
-                          layer=SPLIT_LAYER)
+def grit_embedder(variant: str = "joint", seed: int | None = None) -> StatesEmbedder:
+    """SmolLM2 with GRIT-tuned top layers (``"joint"`` or ``"embedding_only"``), bidirectional mean pooling
+    (notebook 11's GRIT row: the recipe's seed)."""
+    top, _ = grit_model(variant, seed=seed)
+    suffix = "" if seed is None or seed == GRIT_RECIPE["seed"] else f", seed {seed}"
+    return StatesEmbedder(smollm2_states(), MeanPooledTop(top),
+                          f"SmolLM2-135M GRIT {variant.replace('_', ' ')}{suffix}", layer=SPLIT_LAYER)

@@ -64,16 +64,18 @@ WORD_VECTORS = {"corpus_tokens": 600_000, "sources": ["gcide", "news"], "dim": 1
 def _word_vectors(kind: str):
     from helpers import corpus, glove, word2vec
 
+    settings = WORD_VECTORS
+    documents = corpus.offline_corpus(max_tokens=settings["corpus_tokens"], sources=settings["sources"])
+
     def train():
-        settings = WORD_VECTORS
-        documents = corpus.offline_corpus(max_tokens=settings["corpus_tokens"], sources=settings["sources"])
         trainer = word2vec.train_sgns if kind == "sgns" else glove.train_glove
         vectors, _ = trainer(documents, dim=settings["dim"], min_count=settings["min_count"], seed=settings["seed"],
                              progress=False, **settings[kind])
         return {"words": vectors.words, "vectors": vectors.vectors}
 
     name = "averaged Word2vec" if kind == "sgns" else "averaged GloVe"
-    vectors = word2vec.WordVectors(**cached_artifact(f"word_vectors_{kind}", WORD_VECTORS, train))
+    text = cache.texts_fingerprint(" ".join(document) for document in documents)
+    vectors = word2vec.WordVectors(**cached_artifact(f"word_vectors_{kind}", {**settings, "text": text}, train))
     return word2vec.AveragedWordEmbedder(vectors, name)
 
 
@@ -84,7 +86,8 @@ HEAD_ON_MINILM = {"seed": 0, "lr": 1e-4, "temperature": 0.1}
 
 
 def cached_artifact(name: str, settings: dict, build: Callable[[], dict]) -> dict:
-    """``build()`` once per ``settings``, then read back from ``<cache>/artifacts/``.
+    """``build()`` once per ``settings`` (include a fingerprint of the training text), then read back from
+    ``<cache>/artifacts/``.
 
     ``build`` returns a dict (a trained model's state, word vectors): its tensors and arrays are stored as
     safetensors, its other values as JSON, and it is read back as the same dict.
@@ -111,16 +114,17 @@ def _sbert():
     from helpers import encoder, mlm, sbert
 
     tokenizer = encoder.minilm_tokenizer()
+    pairs = sbert.training_pairs("mixed")
 
     def train() -> dict:
         config.seed_everything(SBERT_RECIPE["seed"])
         start = encoder.Encoder(mlm.SMALL_CONFIG)
-        trained, _ = sbert.train_bi_encoder(start, tokenizer, sbert.training_pairs("mixed"), progress=False,
-                                            **SBERT_RECIPE)
+        trained, _ = sbert.train_bi_encoder(start, tokenizer, pairs, progress=False, **SBERT_RECIPE)
         return trained.state_dict()
 
     model = encoder.Encoder(mlm.SMALL_CONFIG)
-    model.load_state_dict(cached_artifact("sbert_random_init", SBERT_RECIPE, train))
+    text = cache.texts_fingerprint(text for pair in pairs for text in pair)
+    model.load_state_dict(cached_artifact("sbert_random_init", {**SBERT_RECIPE, "text": text}, train))
     return encoder.ScratchEmbedder(tokenizer, model.eval(), "mean", name="random + SBERT (mean)")
 
 

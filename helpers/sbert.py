@@ -1,5 +1,7 @@
 """Sentence-BERT: train an encoder into a sentence embedder with a siamese contrastive objective (taught in
-notebook 03).
+notebook 03). The original paper (Reimers & Gurevych 2019) trained a softmax classifier on ``(u, v, |u - v|)``
+over NLI labels, then regression on STS-B; InfoNCE with in-batch negatives (sentence-transformers'
+``MultipleNegativesRankingLoss``) is current practice, and what this module trains with.
 
 A bi-encoder embeds each text on its own (one shared encoder, mean pooling), so a corpus is encoded once and
 searched by cosine; a cross-encoder would read every (query, document) pair together. The training pairs

@@ -269,6 +269,23 @@ def training_passages(sentences_per_passage: int = 3, max_words: int = 70) -> li
     return passages
 
 
+def generation_passages(settings: dict) -> list[dict]:
+    """The passages a saved set (:func:`load_synthetic`) was generated from, in the order its indices use.
+
+    A set made under the course's earlier held-out rule lists the documents it left out in
+    ``settings["held_out_documents"]``: its passages are :func:`training_passages` less those documents (a subset
+    of today's training documents). A set made since used every training passage. Raises ``ValueError`` when the
+    count differs from the one the set recorded (the passages changed since it was made: regenerate it).
+    """
+    left_out = set(settings.get("held_out_documents", ()))
+    passages = [p for p in training_passages() if p["doc_id"] not in left_out]
+    expected = settings["counts"]["training_passages"]
+    if len(passages) != expected:
+        raise ValueError(f"The saved set was made from {expected} passages, these are {len(passages)}: the training "
+                         "passages changed since; regenerate it with `make data`.")
+    return passages
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Gecko: a task and query for a real passage, then LLM re-ranking of the neighbours
 

@@ -150,3 +150,27 @@ def test_solutions_pass_their_checks(capsys, load_solution):
     assert not exercises.check_uniformity(lambda x, t: torch.tensor(0.0))
     assert not exercises.check_false_negative_mask(lambda ids: 1 / 0)
     assert "not answered yet" in capsys.readouterr().out.lower()
+
+
+def test_seed_mean_averages_scores_and_their_bootstrap_values(static):
+    head = contrastive.ProjectionHead(384)
+    tasks = ["NewsInverseCloze"]
+    a = evaluate.mini_mteb(contrastive.HeadEmbedder(static, head, name="full"), split="dev", tasks=tasks)
+    b = evaluate.mini_mteb(contrastive.HeadEmbedder(static, head, name="first 32", dims=32), split="dev", tasks=tasks)
+    one = contrastive.seed_mean([a])
+    assert np.allclose(one[["score", "ci_low", "ci_high"]].to_numpy(dtype=float),
+                       a[["score", "ci_low", "ci_high"]].to_numpy(dtype=float))
+    both = contrastive.seed_mean([a, b], name="mean")
+    for task in a.index:
+        assert both.loc[task, "score"] == pytest.approx((a.loc[task, "score"] + b.loc[task, "score"]) / 2)
+        assert np.allclose(both.attrs["replicates"][task],
+                           (a.attrs["replicates"][task] + b.attrs["replicates"][task]) / 2)
+    assert both.attrs["model"] == "mean" and both.attrs["seeds"] == 2
+    versus = evaluate.compare(both, a, split="dev")
+    assert versus.loc["NewsInverseCloze", "difference"] == pytest.approx(
+        (b.loc["NewsInverseCloze", "score"] - a.loc["NewsInverseCloze", "score"]) / 2)
+    with pytest.raises(ValueError, match="at least one"):
+        contrastive.seed_mean([])
+    other = evaluate.mini_mteb(contrastive.HeadEmbedder(static, head, name="full"), split="test", tasks=tasks)
+    with pytest.raises(ValueError, match="same tasks"):
+        contrastive.seed_mean([a, other])

@@ -12,6 +12,13 @@ def test_wrong_and_missing_answers_are_explained(capsys):
     assert not exercises.check_fusion(...)
     assert "Not answered yet" in capsys.readouterr().out
     assert not exercises.check_fusion(lambda a, b: None)
+    def stub(text):
+        ...
+
+    assert not exercises.check_extract_json(stub)
+    assert "Not answered yet" in capsys.readouterr().out
+    assert not exercises.check_extract_json(lambda text: {"a": "b"})
+    assert "❌" in capsys.readouterr().out
     assert not exercises.check_extract_json(lambda text: 1 / 0)
     assert "ZeroDivisionError" in capsys.readouterr().out
     assert not exercises.check_window(lambda scores, low, high: list(range(low, high)))

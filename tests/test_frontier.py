@@ -1,5 +1,6 @@
 """helpers.frontier: latent attention = torch's multi-head attention, split forward = full forward,
-GRIT's losses, positive-aware filtering. A tiny random Llama keeps the file fast (SmolLM2 is used in notebook 10)."""
+GRIT's losses (per window too), positive-aware filtering. A tiny random Llama keeps the file fast (SmolLM2 is used
+in notebook 10)."""
 
 import numpy as np
 import pytest
@@ -94,7 +95,11 @@ def test_next_token_loss_matches_the_full_model(tiny):
     logits = model.logits(model(ids))
     expected = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, 30522), ids[:, 1:].reshape(-1))
     states = frontier.window_states(model, ids, layer=3)
-    assert frontier.TopLayers(model, 3).next_token_loss(states, ids).item() == pytest.approx(expected.item(), abs=1e-4)
+    top = frontier.TopLayers(model, 3)
+    assert top.next_token_loss(states, ids).item() == pytest.approx(expected.item(), abs=1e-4)
+    per_window = frontier.held_out_next_token_losses(top, states, ids, batch_size=1)  # one window per batch
+    assert per_window.shape == (2,) and per_window.mean() == pytest.approx(expected.item(), abs=1e-4)
+    assert frontier.held_out_next_token_loss(top, states, ids) == pytest.approx(expected.item(), abs=1e-4)
 
 
 def test_embedding_only_tuning_moves_the_next_token_loss_more_than_joint(tiny, store):
@@ -146,14 +151,3 @@ def test_solutions_pass_their_checks(load_solution):
     assert exercises.check_positive_aware_filter(solution.keep_negatives)
     assert not exercises.check_latent_attention(...)
     assert not exercises.check_positive_aware_filter(lambda s, p, r: s > r * p)
-
-
-def test_per_query_ndcg_averages_to_pytrec_evals():
-    from helpers.evaluate import retrieval_scores
-
-    rng = np.random.default_rng(0)
-    queries, corpus = rng.normal(size=(30, 8)), rng.normal(size=(40, 8))
-    relevant = rng.integers(0, 40, 30)
-    ours = frontier.per_query_ndcg(queries, corpus, relevant)
-    assert ours.shape == (30,)
-    assert ours.mean() == pytest.approx(retrieval_scores(queries, corpus, relevant)["ndcg@10"], abs=1e-9)

@@ -5,6 +5,7 @@ import pytest
 
 from helpers import contrastive, corpus, data, frontier, instruct, llm2vec, mlm, sbert, synthetic
 
+
 def normalised(text: str) -> str:
     return " ".join(text.split())
 

@@ -98,3 +98,28 @@ def test_frozen_bottom_equals_the_whole_model(smollm2, pooling, bidirectional):
         stored = bottom.embed_with_grad(texts)
         whole = instruct.embed_with_grad(embedder, texts)
     assert (stored - whole).abs().max() < 1e-3 * whole.abs().max()
+
+
+def test_in_context_examples_are_cut_never_the_query(smollm2):
+    tokenizer, model = smollm2
+    long_examples = [(f"question {k} " + "about the weather in Sydney " * 3, "It rained all week. " * 3)
+                     for k in range(3)]
+    embedder = instruct.InstructEmbedder(tokenizer, model, "Find news", examples=long_examples, pooling="last",
+                                         max_length=96)
+    embedder.cache = False
+    queries = ["bushfires near the Blue Mountains", "interest rates at the Reserve Bank"]
+    assert len(tokenizer(instruct.icl_query("Find news", queries[0], long_examples))["input_ids"]) > 96  # too long
+    kept = [embedder.examples_kept(q) for q in queries]
+    assert all(0 < k < 3 for k in kept), kept  # some examples dropped, not all
+    batch = embedder.tokenize(queries)
+    for row, mask, query, k in zip(batch["input_ids"], batch["attention_mask"], queries, kept, strict=True):
+        row = row[mask.bool()].tolist()
+        assert row == tokenizer(instruct.icl_query("Find news", query, long_examples[:k]))["input_ids"] + [
+            tokenizer.eos_token_id]  # the query whole, at the end, then EOS
+        assert len(row) <= 96
+    vectors = embedder.encode(queries)
+    assert np.abs(vectors[0] - vectors[1]).max() > 1e-3, "two different queries must get different vectors"
+    short = embedder.with_instruction("Find news", examples=[("rain", "It rained.")])
+    assert short.examples_kept(queries[0]) == 1
+    assert short.tokenize(queries[:1])["input_ids"][0].tolist() == tokenizer(
+        instruct.icl_query("Find news", queries[0], [("rain", "It rained.")]))["input_ids"] + [tokenizer.eos_token_id]

@@ -98,6 +98,21 @@ def test_saved_set_is_consistent():
         synthetic.load_synthetic("/nonexistent")
 
 
+def test_generation_passages_are_the_ones_the_saved_set_indexes():
+    examples, settings = synthetic.load_synthetic()
+    texts = [p["passage"] for p in synthetic.generation_passages(settings)]
+    records = [json.loads(line) for line in (synthetic.DATA_DIR / "gecko_answers.jsonl").read_text().splitlines()]
+    kept, _ = synthetic.filter_examples(records, key="query")
+    gecko = [e for e in examples if e["source"] == "gecko"]
+    assert len(kept) == len(gecko) > 0
+    for record, example in zip(kept, gecko, strict=True):
+        assert texts[record["seed"]] == example["seed_passage"] and texts[record["positive"]] == example["positive"]
+        assert texts[record["hard_negative"]] == example["hard_negative"]
+    assert set(texts) <= {p["passage"] for p in synthetic.training_passages()}
+    with pytest.raises(ValueError, match="make data"):
+        synthetic.generation_passages({**settings, "counts": {"training_passages": 1}})
+
+
 @pytest.fixture(scope="module")
 def smollm2():
     from helpers.models import load_smollm2

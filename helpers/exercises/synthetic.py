@@ -37,9 +37,20 @@ def check_fusion(fuse) -> bool:
     return report(True, "Fusion is right: only ranks count, so scores on different scales mix safely.")
 
 
+def _stub(*args):
+    ...
+
+
+def _is_stub(function) -> bool:
+    """True for a function whose body does nothing (``...``, ``pass`` or ``return None``): an unanswered exercise,
+    told apart by its code because ``None`` is a right answer for some inputs of :func:`check_extract_json`."""
+    code = getattr(function, "__code__", None)
+    return code is not None and code.co_code == _stub.__code__.co_code and code.co_consts[:1] == (None,)
+
+
 def check_extract_json(extract) -> bool:
     """``extract(text)`` must return the first JSON object in ``text`` as a dict, or ``None`` when there is none."""
-    if not_done(extract):
+    if not_done(extract) or (_is_stub(extract) and not_done(None)):
         return False
     cases = [
         ('Sure! {"a": "b"} Hope it helps.', {"a": "b"}),
