@@ -62,8 +62,11 @@ def comparison_plot(comparison: pd.DataFrame, title: str | None = None, ax=None)
     rows = np.arange(len(frame))
     colors = ["tab:green" if low > 0 else "tab:red" if high < 0 else "gray"
               for low, high in zip(frame["ci_low"], frame["ci_high"], strict=True)]
-    errors = [frame["difference"] - frame["ci_low"], frame["ci_high"] - frame["difference"]]
-    ax.errorbar(frame["difference"], rows, xerr=errors, fmt="none", ecolor=colors, capsize=4)
+    for row, (difference, low, high, color) in enumerate(zip(frame["difference"], frame["ci_low"], frame["ci_high"],
+                                                              colors, strict=True)):
+        # one call per row: errorbar takes a single colour
+        ax.errorbar(difference, row, xerr=[[difference - low], [high - difference]], fmt="none", ecolor=color,
+                    capsize=4)
     ax.scatter(frame["difference"], rows, color=colors, zorder=3)
     ax.axvline(0, color="black", linewidth=1)
     ax.set_yticks(rows, list(frame.index))

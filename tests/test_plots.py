@@ -1,6 +1,8 @@
 import matplotlib
 
 matplotlib.use("Agg")
+import io
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -33,5 +35,6 @@ def test_comparison_plot_colours_measured_differences():
     ax = plots.comparison_plot(comparison)
     colors = [tuple(c) for c in ax.collections[-1].get_facecolors()]
     assert len(colors) == 3 and len(set(colors)) == 3  # above 0, below 0, crossing 0
+    ax.figure.savefig(io.BytesIO(), format="png")  # colours are only checked when the figure is drawn
     with pytest.raises(ValueError, match="compare"):
         plots.comparison_plot(comparison.drop(columns="ci_low"))
