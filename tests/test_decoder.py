@@ -82,6 +82,18 @@ def test_sweep_views_equal_the_embedders(models):
         assert np.abs(sweep.view(pooling, layer).encode(TEXTS) - direct.encode(TEXTS)).max() < 1e-4
 
 
+def test_sweep_keeps_only_the_chosen_layers(models):
+    tokenizer, reference, _ = models
+    sweep = decoder.LayerPoolingSweep(tokenizer, reference, layers=[12, 30], batch_size=2)  # 3 texts: 2 batches
+    sweep.compute(TEXTS)
+    assert set(sweep.vectors[TEXTS[0]]) == {(p, layer) for p in sweep.poolings for layer in (12, 30)}
+    direct = smollm2_embedder("mean", layer=12)
+    direct.cache = False
+    assert np.abs(sweep.view("mean", 12).encode(TEXTS) - direct.encode(TEXTS)).max() < 1e-4
+    with pytest.raises(ValueError, match="keeps layers"):
+        sweep.view("mean", 5)
+
+
 def test_fingerprint_follows_in_place_changes(models):
     _, _, scratch = models
     before = weights_fingerprint(scratch)
