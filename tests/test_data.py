@@ -31,12 +31,6 @@ def test_lee_corpus():
     assert len(data.load_lee_background()) == 300
 
 
-def test_sentiment_sample_is_balanced():
-    frame = data.load_sentiment()
-    assert len(frame) == 200 and frame["label"].sum() == 100
-    assert not frame["text"].str.startswith("__label__").any()
-
-
 def test_newsgroups_hide_their_label():
     frame = data.load_newsgroups()
     assert len(frame) == 200 and frame["label"].value_counts().to_dict() == {"alt.atheism": 100, "sci.space": 100}
