@@ -94,7 +94,8 @@ class StateStore:
         self.states: dict[str, torch.Tensor] | None = None if persist else {}
 
     def empty_copy(self) -> StateStore:
-        """The same settings, nothing stored, never written to disk (to time the full computation)."""
+        """The same settings, nothing stored, never written to disk, and (read through a :class:`StatesEmbedder`)
+        emptied after every call: to time the full computation."""
         return StateStore(self.model, self.tokenizer, self.layers, self.bidirectional, self.max_length, persist=False)
 
     def settings(self) -> dict:
@@ -288,7 +289,10 @@ class StatesEmbedder(Embedder):
         texts = check_texts(texts)
         if not (self.cache and self._cache_path(texts).exists()):
             self.store.ensure(texts, progress=bool(progress) or len(texts) > 64)
-        return super().encode(texts, batch_size, progress)
+        vectors = super().encode(texts, batch_size, progress)
+        if not self.store.persist:
+            self.store.states.clear()  # a memory-only store keeps nothing: every call pays SmolLM2's forward pass
+        return vectors
 
     def embed_batch(self, texts):
         return self.head(*self.store.batch(texts, self.layer))

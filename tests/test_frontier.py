@@ -89,6 +89,15 @@ def test_missing_states_give_a_clear_error(store):
         store().batch(["never stored"], 2)
 
 
+def test_an_uncached_embedder_runs_the_model_on_every_call(store):
+    # What the leaderboard times: a memory-only twin that keeps no states between calls, and writes no file.
+    embedder = frontier.StatesEmbedder(store(), frontier.MeanMLPPooling(32), "tiny")
+    twin = embedder.uncached()
+    first = twin.encode(TEXTS)
+    assert twin.store.states == {} and not twin.store.path().exists()
+    assert np.allclose(twin.encode(TEXTS), first) and np.allclose(embedder.encode(TEXTS), first, atol=1e-3)
+
+
 def test_next_token_loss_matches_the_full_model(tiny):
     tokenizer, model = tiny
     ids = torch.randint(0, 30522, (2, 9), generator=torch.Generator().manual_seed(1))
