@@ -414,11 +414,6 @@ def held_out_next_token_losses(top: TopLayers, states: torch.Tensor, ids: torch.
                           for k in range(0, len(ids), batch_size)]).numpy()
 
 
-def held_out_next_token_loss(top: TopLayers, states: torch.Tensor, ids: torch.Tensor, batch_size: int = 16) -> float:
-    """Mean next-token loss over held-out windows (of equal length, so also the mean over their tokens)."""
-    return float(held_out_next_token_losses(top, states, ids, batch_size).mean())
-
-
 def train_grit(model: Llama, store: StateStore, queries: list[str], passages: list[str], positive,
                lm_states: torch.Tensor, lm_ids: torch.Tensor, joint: bool, steps: int = 30, batch_size: int = 16,
                lm_batch_size: int = 8, lr: float = 1e-4, lm_weight: float = 1.0, temperature: float = 0.02,
@@ -489,7 +484,7 @@ def smollm2_states() -> StateStore:
 def make_head(kind: str, recipe: dict = HEAD_RECIPE, seed: int | None = None) -> nn.Module:
     """An untrained ``"latent"`` (:class:`LatentAttentionPooling`) or ``"mean"`` (:class:`MeanMLPPooling`) head,
     initialised with ``seed`` (default: the recipe's)."""
-    config.seed_everything(recipe["seed"] if seed is None else seed)
+    config.seed_everything(_training_seed(recipe, seed))
     if kind == "latent":
         return LatentAttentionPooling(576, recipe["num_latents"], recipe["heads"], recipe["mult"])
     if kind == "mean":
@@ -508,6 +503,11 @@ def _training_text() -> str:
 
 def _training_seed(recipe: dict, seed: int | None) -> int:
     return recipe["seed"] if seed is None else seed
+
+
+def _seed_suffix(recipe: dict, seed: int | None) -> str:
+    """What an embedder's name adds for a seed other than the recipe's (whose model is the leaderboard's row)."""
+    return "" if _training_seed(recipe, seed) == recipe["seed"] else f", seed {seed}"
 
 
 def pooling_head(kind: str, recipe: dict = HEAD_RECIPE, progress: bool = True,
@@ -537,8 +537,7 @@ def pooling_head_embedder(kind: str = "latent", seed: int | None = None) -> Stat
     the recipe's seed)."""
     head, _ = pooling_head(kind, seed=seed)
     label = "latent attention" if kind == "latent" else "mean + MLP"
-    suffix = "" if seed is None or seed == HEAD_RECIPE["seed"] else f", seed {seed}"
-    return StatesEmbedder(smollm2_states(), head, f"SmolLM2-135M + {label} head{suffix}")
+    return StatesEmbedder(smollm2_states(), head, f"SmolLM2-135M + {label} head{_seed_suffix(HEAD_RECIPE, seed)}")
 
 
 def lm_data(seq_len: int = 64, train_windows: int = 32, held_out_windows: int = 64) -> dict[str, torch.Tensor]:
@@ -590,6 +589,6 @@ def grit_embedder(variant: str = "joint", seed: int | None = None) -> StatesEmbe
     """SmolLM2 with GRIT-tuned top layers (``"joint"`` or ``"embedding_only"``), bidirectional mean pooling
     (notebook 11's GRIT row: the recipe's seed)."""
     top, _ = grit_model(variant, seed=seed)
-    suffix = "" if seed is None or seed == GRIT_RECIPE["seed"] else f", seed {seed}"
     return StatesEmbedder(smollm2_states(), MeanPooledTop(top),
-                          f"SmolLM2-135M GRIT {variant.replace('_', ' ')}{suffix}", layer=SPLIT_LAYER)
+                          f"SmolLM2-135M GRIT {variant.replace('_', ' ')}{_seed_suffix(GRIT_RECIPE, seed)}",
+                          layer=SPLIT_LAYER)

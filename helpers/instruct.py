@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from helpers import cache, config, data
+from helpers import cache, config
 from helpers.decoder import DecoderEmbedder
-from helpers.evaluate import mini_mteb, retrieval_scores
+from helpers.evaluate import mini_mteb
 from helpers.losses import info_nce
 
 QUERY_FORMAT = "Instruct: {task}\nQuery: {text}"
@@ -132,14 +132,6 @@ class InstructEmbedder(DecoderEmbedder):
 
     def settings(self):
         return {**super().settings(), "instruction": self.instruction, "examples": self.examples}
-
-
-def eval_retrieval(query_embedder, document_embedder, split: str = "test", batch_size: int = 16) -> dict[str, float]:
-    """The benchmark's inverse-cloze retrieval task (:data:`RETRIEVAL_TASK`) with separate query and document
-    embedders (metrics, no interval: :func:`instructed_mini_mteb` gives the interval)."""
-    task = data.inverse_cloze_task(split)
-    return retrieval_scores(query_embedder.encode(task.queries, batch_size=batch_size),
-                            document_embedder.encode(task.corpus, batch_size=batch_size), task.relevant)
 
 
 def instructed_mini_mteb(embedder: InstructEmbedder, instructions: dict[str, str | None] | None = None,

@@ -108,7 +108,7 @@ def test_next_token_loss_matches_the_full_model(tiny):
     assert top.next_token_loss(states, ids).item() == pytest.approx(expected.item(), abs=1e-4)
     per_window = frontier.held_out_next_token_losses(top, states, ids, batch_size=1)  # one window per batch
     assert per_window.shape == (2,) and per_window.mean() == pytest.approx(expected.item(), abs=1e-4)
-    assert frontier.held_out_next_token_loss(top, states, ids) == pytest.approx(expected.item(), abs=1e-4)
+    assert frontier.held_out_next_token_losses(top, states, ids).mean() == pytest.approx(expected.item(), abs=1e-4)
 
 
 def test_embedding_only_tuning_moves_the_next_token_loss_more_than_joint(tiny, store):
