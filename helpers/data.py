@@ -433,6 +433,7 @@ def health_tweet_clustering(split: str = "test") -> ClusteringTask:
     return ClusteringTask(tweets["text"].tolist(), tweets["label"].tolist())
 
 
+@functools.lru_cache(maxsize=1)
 def dictionary_entries() -> pd.DataFrame:
     """GCIDE (1913 Webster) entries of the words in WordSim-353 and SimLex-999: ``word``, ``definition``
     (the first sense, cut at 30 words). Entries whose definition uses the word itself are left out."""

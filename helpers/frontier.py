@@ -27,6 +27,7 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
+import sys
 import time
 
 import numpy as np
@@ -99,8 +100,10 @@ class StateStore:
         return StateStore(self.model, self.tokenizer, self.layers, self.bidirectional, self.max_length, persist=False)
 
     def settings(self) -> dict:
+        # The from-scratch model's code and run_layers compute the states: edit them and the stored states go.
         return {"weights": weights_fingerprint(self.model), "layers": self.layers,
-                "bidirectional": self.bidirectional, "max_length": self.max_length}
+                "bidirectional": self.bidirectional, "max_length": self.max_length,
+                "code": cache.source_hash(sys.modules[Llama.__module__], run_layers, tokenize)}
 
     def path(self):
         key = hashlib.sha256(repr(sorted(self.settings().items())).encode()).hexdigest()[:16]
@@ -126,7 +129,7 @@ class StateStore:
         batches = [todo[k : k + batch_size] for k in range(0, len(todo), batch_size)]
         for batch in config.progress_bar(batches, desc=f"SmolLM2 states of {len(todo)} texts", disable=not progress):
             ids = tokenize(self.tokenizer, batch, self.max_length)
-            padded = self.tokenizer.pad({"input_ids": ids}, return_tensors="pt")
+            padded = self.tokenizer.pad({"input_ids": ids}, return_tensors="pt").to(self.model.device)
             mask = padded["attention_mask"]
             x, done, kept = self.model.embed_tokens(padded["input_ids"]), 0, []
             for layer in self.layers:
@@ -136,7 +139,7 @@ class StateStore:
                 done = layer
             stacked = torch.stack(kept, dim=1)  # (batch, layers, tokens, dim)
             for text, row, length in zip(batch, stacked, mask.sum(1).tolist(), strict=True):
-                states[text] = row[:, :length].to(torch.float16).clone()
+                states[text] = row[:, :length].to("cpu", torch.float16).clone()  # kept, and saved, on the CPU
         if self.persist:
             # Keep what other processes stored since we read the file: merge with it right before replacing it.
             states.update({text: row for text, row in self._on_disk().items() if text not in states})
@@ -151,7 +154,8 @@ class StateStore:
         if missing:
             raise KeyError(f"{len(missing)} texts have no stored states: call store.ensure(texts) first.")
         index = self.layers.index(layer)
-        return pad([states[t][index] for t in texts])
+        states, mask = pad([states[t][index] for t in texts])
+        return states.to(self.model.device), mask.to(self.model.device)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -362,6 +366,8 @@ class TopLayers(nn.Module):
 
     def next_token_losses(self, states: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
         """Causal language-model loss of each unpadded window (n,): token i + 1 predicted from position i."""
+        device = self.norm.weight.device  # stored states and ids come from the CPU
+        states, ids = states.to(device), ids.to(device)
         hidden = self(states, torch.ones_like(ids), bidirectional=False)
         logits = hidden[:, :-1] @ self.model[0].embed_tokens.weight.T
         per_token = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1), reduction="none")
@@ -389,7 +395,7 @@ def window_states(model: Llama, windows: torch.Tensor, layer: int = SPLIT_LAYER,
     """Causal states after ``layer`` layers of unpadded token windows (n, seq_len, dim)."""
     out = []
     for start in range(0, len(windows), batch_size):
-        ids = windows[start : start + batch_size]
+        ids = windows[start : start + batch_size].to(model.device)
         out.append(run_layers(model, model.embed_tokens(ids), torch.ones_like(ids), model.layers[:layer], False,
                               False))
     return torch.cat(out)
@@ -411,7 +417,7 @@ def held_out_next_token_losses(top: TopLayers, states: torch.Tensor, ids: torch.
     values, so that two models can be compared window by window (a paired bootstrap over windows)."""
     with torch.no_grad():
         return torch.cat([top.next_token_losses(states[k : k + batch_size].float(), ids[k : k + batch_size])
-                          for k in range(0, len(ids), batch_size)]).numpy()
+                          for k in range(0, len(ids), batch_size)]).cpu().numpy()
 
 
 def train_grit(model: Llama, store: StateStore, queries: list[str], passages: list[str], positive,
@@ -486,19 +492,28 @@ def make_head(kind: str, recipe: dict = HEAD_RECIPE, seed: int | None = None) ->
     initialised with ``seed`` (default: the recipe's)."""
     config.seed_everything(_training_seed(recipe, seed))
     if kind == "latent":
-        return LatentAttentionPooling(576, recipe["num_latents"], recipe["heads"], recipe["mult"])
-    if kind == "mean":
-        return MeanMLPPooling(576, recipe["mult"])
-    raise ValueError(f"kind must be 'latent' or 'mean', got {kind!r}.")
+        head = LatentAttentionPooling(576, recipe["num_latents"], recipe["heads"], recipe["mult"])
+    elif kind == "mean":
+        head = MeanMLPPooling(576, recipe["mult"])
+    else:
+        raise ValueError(f"kind must be 'latent' or 'mean', got {kind!r}.")
+    return head.to(config.device())  # where SmolLM2 and its states are
 
 
 def _artifact(name: str):
     return config.cache_dir() / "frontier" / name
 
 
-def _training_text() -> str:
-    """Fingerprint of the documents every artifact here is made from: another held-out policy, another artifact."""
-    return cache.texts_fingerprint(data.training_background())
+def _artifact_key(recipe: dict | None = None, seed: int | None = None) -> dict:
+    """What decides a trained artifact here: its recipe and seed, the training documents (another held-out policy,
+    another artifact), SmolLM2's weights, and the source of the code that computes states and trains."""
+    from helpers import decoder, llm2vec, losses, pooling
+    from helpers.models import load_smollm2
+
+    key = {"text": cache.texts_fingerprint(data.training_background()),
+           "weights": weights_fingerprint(load_smollm2()[1]),
+           "code": cache.source_hash(sys.modules[__name__], decoder, llm2vec, losses, pooling)}
+    return key if recipe is None else {"recipe": dict(recipe), "seed": seed, **key}
 
 
 def _training_seed(recipe: dict, seed: int | None) -> int:
@@ -519,16 +534,16 @@ def pooling_head(kind: str, recipe: dict = HEAD_RECIPE, progress: bool = True,
     seed = _training_seed(recipe, seed)
     path = _artifact(f"head-{kind}-seed{seed}.safetensors")
     head = make_head(kind, recipe, seed)
+    key = _artifact_key(recipe, seed)
     state, info = cache.read(path, cache.load_tensors) or ({}, {})
-    if info.get("recipe") == recipe and info.get("seed") == seed and info.get("text") == _training_text():
+    if cache.matches(info, key):
         head.load_state_dict(state)
         return head.eval(), info["losses"]
     pairs = training_pairs(recipe["n_pairs"], recipe["seed"])
     start = time.perf_counter()
     losses = train_pooling_head(head, smollm2_states(), pairs.queries, pairs.passages, pairs.positive, recipe["steps"],
                                 recipe["batch_size"], recipe["lr"], recipe["temperature"], seed, progress)
-    cache.save_tensors(path, head.state_dict(), {"recipe": dict(recipe), "seed": seed, "text": _training_text(),
-                                                 "losses": losses, "seconds": time.perf_counter() - start})
+    cache.save_tensors(path, head.state_dict(), {**key, "losses": losses, "seconds": time.perf_counter() - start})
     return head.eval(), losses
 
 
@@ -545,9 +560,9 @@ def lm_data(seq_len: int = 64, train_windows: int = 32, held_out_windows: int = 
     loss (:func:`helpers.llm2vec.lm_windows`), and their frozen states after :data:`SPLIT_LAYER` layers."""
     path = _artifact(f"lm-windows-{seq_len}-{train_windows}-{held_out_windows}.safetensors")
     tokenizer, model = frozen_smollm2()
-    key = {"weights": weights_fingerprint(model), "text": _training_text()}
+    key = _artifact_key()
     tensors, info = cache.read(path, cache.load_tensors) or ({}, {})
-    if info == key:
+    if cache.matches(info, key):
         return tensors
     tensors = {}
     for part, held_out, count in (("train", False, train_windows), ("held_out", True, held_out_windows)):
@@ -568,8 +583,9 @@ def grit_model(variant: str, recipe: dict = GRIT_RECIPE, progress: bool = True,
     _, model = frozen_smollm2()
     path = _artifact(f"grit-{variant}-seed{seed}.safetensors")
     top = TopLayers(model)
+    key = _artifact_key(recipe, seed)
     state, info = cache.read(path, cache.load_tensors) or ({}, {})
-    if info.get("recipe") == recipe and info.get("seed") == seed and info.get("text") == _training_text():
+    if cache.matches(info, key):
         top.load_state_dict(state)
         return top.eval(), info["history"]
     lm = lm_data(recipe["seq_len"], recipe["train_windows"], recipe["held_out_windows"])
@@ -580,8 +596,7 @@ def grit_model(variant: str, recipe: dict = GRIT_RECIPE, progress: bool = True,
                               recipe["batch_size"], recipe["lm_batch_size"], recipe["lr"], recipe["lm_weight"],
                               recipe["temperature"], seed, progress)
     history["seconds"] = time.perf_counter() - start
-    cache.save_tensors(path, top.state_dict(), {"recipe": dict(recipe), "seed": seed, "text": _training_text(),
-                                                "history": history})
+    cache.save_tensors(path, top.state_dict(), {**key, "history": history})
     return top, history
 
 

@@ -16,7 +16,9 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -335,16 +337,34 @@ RECIPE = {"train_layers": 6, "steps": 40, "batch_size": 8, "lr": 2e-4, "temperat
           "negative": "hard_negative", "seed": 42}
 
 
-def is_trained(variant: str) -> bool:
-    """Whether a variant is saved already (by ``scripts/train_instruct_embedder.py`` or an earlier run)."""
-    return (tuned_folder(variant) / TUNED_FILE).exists()
+def is_trained(variant: str, recipe: dict | None = None) -> bool:
+    """Whether a variant is saved already (by ``scripts/train_instruct_embedder.py`` or an earlier run) for
+    this recipe, training set, base weights and code."""
+    return (tuned_folder(variant, recipe) / TUNED_FILE).exists()
 
 
-def tuned_folder(variant: str) -> Path:
-    """Where :func:`tuned_embedder` keeps a variant (under :func:`helpers.config.cache_dir`)."""
+def tuned_key(variant: str, recipe: dict | None = None) -> dict:
+    """What decides a tuned variant: its pooling and attention, the recipe, the synthetic training set,
+    SmolLM2's weights, and the source of the code that trains it."""
+    from helpers import decoder, losses
+    from helpers.embed import weights_fingerprint
+    from helpers.models import load_smollm2
+    from helpers.synthetic import load_synthetic
+
     if variant not in VARIANTS:
         raise ValueError(f"Unknown variant {variant!r}; choose one of {list(VARIANTS)}.")
-    return config.cache_dir() / "instruct" / variant
+    examples, _ = load_synthetic()
+    return {"variant": VARIANTS[variant], "recipe": {**RECIPE, **(recipe or {})},
+            "data": cache.texts_fingerprint(json.dumps(example, sort_keys=True) for example in examples),
+            "weights": weights_fingerprint(load_smollm2()[1]),
+            "code": cache.source_hash(sys.modules[__name__], decoder, losses)}
+
+
+def tuned_folder(variant: str, recipe: dict | None = None) -> Path:
+    """Where :func:`tuned_embedder` keeps a variant (under :func:`helpers.config.cache_dir`), one folder per
+    :func:`tuned_key`: a variant trained another way is never served under this one's name."""
+    key = hashlib.sha256(json.dumps(tuned_key(variant, recipe), sort_keys=True).encode()).hexdigest()[:12]
+    return config.cache_dir() / "instruct" / f"{variant}-{key}"
 
 
 def build_tuned(variant: str, recipe: dict | None = None) -> Path:
@@ -363,7 +383,7 @@ def build_tuned(variant: str, recipe: dict | None = None) -> Path:
         temperature=recipe["temperature"], max_length=recipe["max_length"], seed=recipe["seed"])
     settings = {**VARIANTS[variant], **recipe, "variant": variant, "losses": [round(x, 4) for x in losses],
                 "train_seconds": round(time.perf_counter() - start, 1), "examples": len(examples)}
-    return save_tuned(tuned, tuned_folder(variant), settings)
+    return save_tuned(tuned, tuned_folder(variant, recipe), settings)
 
 
 def load_settings(variant: str) -> dict:

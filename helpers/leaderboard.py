@@ -75,7 +75,8 @@ def _word_vectors(kind: str):
 
     name = "averaged Word2vec" if kind == "sgns" else "averaged GloVe"
     text = cache.texts_fingerprint(" ".join(document) for document in documents)
-    vectors = word2vec.WordVectors(**cached_artifact(f"word_vectors_{kind}", {**settings, "text": text}, train))
+    vectors = word2vec.WordVectors(**cached_artifact(f"word_vectors_{kind}", {**settings, "text": text}, train,
+                                                           code=(word2vec, glove, corpus)))
     return word2vec.AveragedWordEmbedder(vectors, name)
 
 
@@ -85,14 +86,15 @@ SBERT_RECIPE = {"steps": 60, "batch_size": 32, "learning_rate": 5e-4, "temperatu
 HEAD_ON_MINILM = {"seed": 0, "lr": 1e-4, "temperature": 0.1}
 
 
-def cached_artifact(name: str, settings: dict, build: Callable[[], dict]) -> dict:
-    """``build()`` once per ``settings`` (include a fingerprint of the training text), then read back from
-    ``<cache>/artifacts/``.
+def cached_artifact(name: str, settings: dict, build: Callable[[], dict], code: tuple) -> dict:
+    """``build()`` once per ``settings`` (include a fingerprint of the training text) and ``code`` (the modules
+    that train it: edit one, and it is trained again), then read back from ``<cache>/artifacts/``.
 
     ``build`` returns a dict (a trained model's state, word vectors): its tensors and arrays are stored as
     safetensors, its other values as JSON, and it is read back as the same dict.
     """
-    key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+    key = {**settings, "code": cache.source_hash(*code)}
+    key = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
     return cache.cached(config.cache_dir() / "artifacts" / f"{name}-{key}.safetensors", build, _save_artifact,
                         _load_artifact)
 
@@ -124,7 +126,8 @@ def _sbert():
 
     model = encoder.Encoder(mlm.SMALL_CONFIG)
     text = cache.texts_fingerprint(text for pair in pairs for text in pair)
-    model.load_state_dict(cached_artifact("sbert_random_init", {**SBERT_RECIPE, "text": text}, train))
+    model.load_state_dict(cached_artifact("sbert_random_init", {**SBERT_RECIPE, "text": text}, train,
+                                          code=(sbert, encoder, mlm)))
     return encoder.ScratchEmbedder(tokenizer, model.eval(), "mean", name="random + SBERT (mean)")
 
 

@@ -14,6 +14,7 @@ benchmark; the last 50 of them are held-out text for the LM loss.
 from __future__ import annotations
 
 import contextlib
+import sys
 
 import torch
 
@@ -336,22 +337,31 @@ def build_artifact(recipe: dict = RECIPE, progress: bool = True) -> dict:
     lora = add_lora(model, recipe["top_layers"], recipe["rank"], recipe["alpha"])
     simcse_losses = train_simcse(model, tokenizer, recipe["simcse_steps"], recipe["simcse_batch_size"],
                                  recipe["simcse_lr"], seed=recipe["seed"], parameters=lora, progress=progress)
-    artifact = {"recipe": dict(recipe), "text": cache.texts_fingerprint(lm_documents()), "mntp": mntp_adapters,
-                "mntp_losses": mntp_losses, "simcse": lora_state(model), "simcse_losses": simcse_losses}
-    # One safetensors file: both stages' adapters, named "<stage>/<tensor>"; the recipe and losses in its header.
+    losses = {"mntp_losses": mntp_losses, "simcse_losses": simcse_losses}
+    artifact = {**artifact_key(recipe), **losses, "mntp": mntp_adapters, "simcse": lora_state(model)}
+    # One safetensors file: both stages' adapters, named "<stage>/<tensor>"; the key and losses in its header.
     tensors = {f"{stage}/{name}": tensor for stage in STAGES for name, tensor in artifact[stage].items()}
-    cache.save_tensors(artifact_path(), tensors, {key: artifact[key] for key in ("recipe", "text", "mntp_losses",
-                                                                                 "simcse_losses")})
+    cache.save_tensors(artifact_path(), tensors, {**artifact_key(recipe), **losses})
     return artifact
 
 
+def artifact_key(recipe: dict = RECIPE) -> dict:
+    """What decides the adapters: the recipe, the training text, SmolLM2's weights and this module's code."""
+    from helpers import cache
+    from helpers.embed import weights_fingerprint
+    from helpers.models import load_smollm2
+
+    return {"recipe": dict(recipe), "text": cache.texts_fingerprint(lm_documents()),
+            "weights": weights_fingerprint(load_smollm2()[1]), "code": cache.source_hash(sys.modules[__name__])}
+
+
 def load_artifact(recipe: dict = RECIPE) -> dict:
-    """The saved adapters and loss curves; trained now (minutes on a CPU) if missing, or made by another recipe
-    or from other training text."""
+    """The saved adapters and loss curves; trained now (minutes on a CPU) if missing, or made by another recipe,
+    from other training text or weights, or by other code."""
     from helpers import cache
 
     tensors, info = cache.read(artifact_path(), cache.load_tensors) or ({}, {})
-    if info.get("recipe") != dict(recipe) or info.get("text") != cache.texts_fingerprint(lm_documents()):
+    if not cache.matches(info, artifact_key(recipe)):
         return build_artifact(recipe)
     stages = {stage: {name.removeprefix(f"{stage}/"): tensor for name, tensor in tensors.items()
                       if name.startswith(f"{stage}/")} for stage in STAGES}

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -173,6 +174,8 @@ def pretrain_mlm(steps: int = 200, batch_size: int = 16, sequence_length: int = 
     the last one, held-out masked loss and accuracy."""
     if encoder_config.max_positions < sequence_length:
         raise ValueError(f"sequence_length {sequence_length} exceeds max_positions {encoder_config.max_positions}.")
+    if not 1 <= warmup_steps < steps:
+        raise ValueError(f"warmup_steps must be at least 1 and below steps ({steps}), got {warmup_steps}.")
     config.seed_everything(seed)
     tokenizer = minilm_tokenizer()
     train, held_out = pretraining_chunks(tokenizer, sequence_length, speeches, seed)
@@ -213,8 +216,12 @@ def _held_out_row(model: MaskedLM, tokenizer, held_out: torch.Tensor) -> dict:
 
 
 def _artifact_path() -> Path:
+    from helpers import encoder
+
+    # The code that trains it (this module and the encoder it trains) is part of the key: edit it, train again.
     settings = {**PRETRAINING, "encoder": asdict(SMALL_CONFIG),
-                "text": cache.texts_fingerprint(pretraining_texts(PRETRAINING["speeches"]))}
+                "text": cache.texts_fingerprint(pretraining_texts(PRETRAINING["speeches"])),
+                "code": cache.source_hash(sys.modules[__name__], encoder)}
     key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
     return config.cache_dir() / f"mlm_encoder-{key}.safetensors"
 

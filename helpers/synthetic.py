@@ -32,7 +32,7 @@ import torch
 
 from helpers import config, data
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "synthetic"
+DATA_DIR = config.data_dir() / "synthetic"
 
 # E5-mistral's sampled attributes (its prompt templates, Table 8 of the paper, shortened).
 QUERY_TYPES = ("extremely long-tail", "long-tail", "common")

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+import helpers  # noqa: F401  (before any test imports a Hugging Face library: offline mode)
+
 REPOSITORY = Path(__file__).resolve().parent.parent
 SOLUTIONS = REPOSITORY / "solutions"
 

@@ -1,3 +1,4 @@
+import os
 import random
 
 import numpy as np
@@ -27,6 +28,20 @@ def test_offline_by_default(monkeypatch):
     import os
 
     assert os.environ["HF_HUB_OFFLINE"] == "1"
+
+
+def test_offline_whatever_the_import_order():
+    import subprocess
+    import sys
+
+    program = ("import huggingface_hub, datasets\n"
+               "import helpers\n"
+               "assert huggingface_hub.constants.is_offline_mode(), 'hub online'\n"
+               "assert datasets.config.HF_HUB_OFFLINE, 'datasets online'\n")
+    environment = {key: value for key, value in os.environ.items()
+                   if key not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE", "COURSE_ONLINE")}
+    result = subprocess.run([sys.executable, "-c", program], env=environment, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
 
 
 def test_seed_everything_repeats_all_generators():

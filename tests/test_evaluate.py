@@ -153,3 +153,29 @@ def test_scoreboard_sorts_models_by_average(minilm_test):
     board = evaluate.scoreboard({"low": minilm_test, "high": high})
     assert list(board.index) == ["high", "low"]
     assert list(board.columns) == [*evaluate.TASKS, "average", "average_low", "average_high"]
+
+
+def test_a_missing_optional_package_names_its_pip_command(monkeypatch):
+    import importlib
+    import sys
+
+    vectors = np.eye(3, dtype=np.float32)
+    monkeypatch.setitem(sys.modules, "pytrec_eval", None)  # what Python records for a failed import
+    with pytest.raises(ImportError, match="pip install pytrec-eval-terrier"):
+        evaluate.retrieval_scores(vectors, vectors, [0, 1, 2])
+    monkeypatch.setitem(sys.modules, "mteb.abstasks.classification", None)
+    monkeypatch.delitem(sys.modules, "helpers.mteb_tasks", raising=False)
+    with pytest.raises(ImportError, match="pip install mteb"):
+        importlib.import_module("helpers.mteb_tasks")
+
+
+def test_resamples_are_scored_at_once_as_one_at_a_time():
+    rng = np.random.default_rng(0)
+    labels, clusters = rng.integers(0, 4, 60), rng.integers(0, 5, 60)
+    draws = rng.integers(0, 60, size=(7, 60))
+    expected = [v_measure_score(labels[row], clusters[row]) for row in draws]
+    assert evaluate.v_measure_rows(labels, clusters, draws) == pytest.approx(expected, abs=1e-12)
+    x, y = rng.normal(size=(7, 30)), rng.normal(size=(7, 30))
+    x[:, :3] = y[:, :3] = np.nan  # left out, as a document drawn twice is
+    expected = [spearmanr(a[3:], b[3:]).statistic for a, b in zip(x, y, strict=True)]
+    assert evaluate.spearman_rows(x, y) == pytest.approx(expected, abs=1e-12)

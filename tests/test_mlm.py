@@ -90,3 +90,8 @@ def test_a_short_pre_training_beats_the_untrained_model():
     assert history["heldout_loss"].iloc[-1] < history["heldout_loss"].iloc[0] - 1.0
     assert history["heldout_accuracy"].iloc[-1] > history["heldout_accuracy"].iloc[0]
     assert not model.training
+
+
+def test_a_warm_up_as_long_as_training_is_refused():
+    with pytest.raises(ValueError, match="warmup_steps must be at least 1 and below steps"):
+        mlm.pretrain_mlm(steps=5, warmup_steps=5, progress=False)
