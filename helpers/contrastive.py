@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -166,6 +167,9 @@ class HeadEmbedder(Embedder):
     def embed_batch(self, texts):
         with torch.inference_mode():
             return self.head.linear(self.features(texts))[:, : self.dim]  # inference: no dropout
+
+    def code(self):
+        return (sys.modules[__name__],)  # the head and the feature extractors
 
     def settings(self):
         return {"features": self.features.settings(), "head": weights_fingerprint(self.head), "dims": self.dim}

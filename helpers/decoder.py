@@ -13,6 +13,7 @@ same hidden states (within 1e-3) and the same greedy generation.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -263,6 +264,9 @@ class ScratchDecoderEmbedder(Embedder):
         hidden = self.model(batch["input_ids"], batch["attention_mask"], bidirectional=self.bidirectional)
         return pool(hidden, batch["attention_mask"], self.pooling)
 
+    def code(self):
+        return (sys.modules[__name__], sys.modules[pool.__module__])  # the from-scratch Llama, the pooling
+
     def settings(self):
         return {"weights": weights_fingerprint(self.model), "pooling": self.pooling,
                 "max_length": self.max_length, "bidirectional": self.bidirectional,
@@ -287,6 +291,9 @@ class DecoderEmbedder(TransformerEmbedder):
         if layer is not None and not 0 <= layer <= layers:
             raise ValueError(f"layer must be between 0 (embeddings) and {layers} (the last layer), or None.")
         self.bidirectional, self.layer = bidirectional, layer
+
+    def code(self):
+        return (*super().code(), sys.modules[hidden_states.__module__], normed_layer)
 
     def hidden_states(self, input_ids, attention_mask):
         if self.layer is None:
@@ -422,6 +429,9 @@ class _SweepView(Embedder):
         if progress is None and all(text in self.sweep.vectors for text in texts):
             progress = False  # the vectors are already in memory: nothing to wait for
         return super().encode(texts, batch_size, progress)
+
+    def code(self):
+        return (sys.modules[__name__], sys.modules[hidden_states.__module__], sys.modules[pool.__module__])
 
     def embed_batch(self, texts):
         self.sweep.compute(texts)

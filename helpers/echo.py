@@ -13,6 +13,8 @@ paraphrases the first half and keeps the meaning.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import torch
 
@@ -113,6 +115,9 @@ class EchoEmbedder(DecoderEmbedder):
         batch = self.tokenize(texts)
         hidden = self.hidden_states(batch["input_ids"], batch["attention_mask"])
         return pool(hidden, batch["span_mask"], self.pooling)
+
+    def code(self):
+        return (*super().code(), sys.modules[__name__], sys.modules[Llama.__module__])  # templates; scratch model
 
     def settings(self):
         return {**super().settings(), "echo": self.echo, "scratch": self.scratch}

@@ -16,6 +16,7 @@ import abc
 import hashlib
 import json
 import re
+import sys
 import weakref
 
 import numpy as np
@@ -87,11 +88,18 @@ class Embedder(abc.ABC):
     def settings(self) -> dict:
         """Everything besides the texts that decides the vectors (used in the cache key)."""
 
+    def code(self) -> tuple:
+        """Functions, classes or modules besides this class's own methods whose source decides the vectors (the
+        model's forward, the pooling): part of the cache key, so editing them re-embeds the texts."""
+        return ()
+
     def fingerprint(self) -> str:
-        # The source of every Embedder class this one inherits from: editing a method re-embeds its texts.
+        # The source of every Embedder class this one inherits from and of the code it names: editing either
+        # re-embeds its texts.
         classes = [cls for cls in type(self).__mro__ if issubclass(cls, Embedder)]
         payload = json.dumps({"version": CACHE_VERSION, "class": type(self).__name__,
-                              "source": source_hash(*classes), **self.settings()}, sort_keys=True, default=str)
+                              "source": source_hash(*classes, *self.code()), **self.settings()}, sort_keys=True,
+                             default=str)
         return hashlib.sha256(payload.encode()).hexdigest()
 
     def encode(self, texts, batch_size: int = 32, progress: bool | None = None) -> np.ndarray:
@@ -185,6 +193,9 @@ class TransformerEmbedder(Embedder):
             ids = [row + [self.tokenizer.eos_token_id] for row in ids]
         batch = self.tokenizer.pad({"input_ids": ids}, return_tensors="pt")
         return {key: value.to(self.model.device) for key, value in batch.items()}
+
+    def code(self):
+        return (sys.modules[pool.__module__],)
 
     def hidden_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Last-layer token states (batch, tokens, dim); a causal LM's base model gives them."""

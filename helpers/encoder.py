@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from dataclasses import asdict, dataclass
 
 import torch
@@ -276,6 +277,9 @@ class ScratchEmbedder(TransformerEmbedder):
     def embed_batch(self, texts):
         self.model.eval()  # dropout off: the same text always gives the same vector
         return super().embed_batch(texts)
+
+    def code(self):
+        return (*super().code(), sys.modules[__name__])  # the from-scratch encoder
 
     def settings(self):
         return {**super().settings(), "config": asdict(self.model.config)}

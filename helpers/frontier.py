@@ -307,6 +307,9 @@ class StatesEmbedder(Embedder):
         twin.cache = False
         return twin
 
+    def code(self):
+        return (sys.modules[__name__],)  # the heads and the tuned top layers
+
     def settings(self):
         return {"store": self.store.settings(), "layer": self.layer, "head": weights_fingerprint(self.head)}
 

@@ -132,6 +132,9 @@ class InstructEmbedder(DecoderEmbedder):
         instruction = None if side == "document" else self.task_instructions.get(task)
         return self.with_instruction(instruction, None if instruction is None else self.task_examples)
 
+    def code(self):
+        return (*super().code(), sys.modules[__name__])  # query formats and pooling span
+
     def settings(self):
         return {**super().settings(), "instruction": self.instruction, "examples": self.examples}
 

@@ -22,6 +22,7 @@ embedder by :class:`AveragedWordEmbedder`. GloVe (:mod:`helpers.glove`) reuses a
 from __future__ import annotations
 
 import hashlib
+import sys
 import time
 from collections import Counter
 from contextlib import contextmanager
@@ -401,6 +402,9 @@ class AveragedWordEmbedder(Embedder):
             ids = [self.vectors.index[t] for t in tokenize(text) if t in self.vectors.index]
             out[row] = self.vectors.unit[ids].mean(0) if ids else self.fallback
         return out
+
+    def code(self):
+        return (sys.modules[__name__], tokenize)
 
     def settings(self):
         digest = hashlib.sha256(self.vectors.vectors.tobytes())

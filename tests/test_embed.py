@@ -81,3 +81,14 @@ def test_smollm2_last_token_pooling_reads_the_appended_eos():
     last_ids = batch["input_ids"][torch.arange(2), lengths - 1]
     assert lengths.max() == 8 and (last_ids == embedder.tokenizer.eos_token_id).all()
     assert embedder.encode(["short", "another text"]).shape == (2, 576)
+
+
+def test_the_cache_key_follows_the_code_that_computes_the_vectors(monkeypatch):
+    from helpers import decoder, llm2vec, pooling
+
+    mean = smollm2_embedder()
+    assert {pooling, llm2vec, decoder.normed_layer} <= set(mean.code()), "pooling and the decoder's states"
+    before = mean.fingerprint()
+    code = type(mean).code
+    monkeypatch.setattr(type(mean), "code", lambda self: (*code(self), check_texts))
+    assert mean.fingerprint() != before, "other code, another cache entry"
