@@ -218,36 +218,3 @@ def minilm_embedder() -> SentenceTransformerEmbedder:
     from helpers.models import load_minilm
 
     return SentenceTransformerEmbedder(load_minilm(), name="all-MiniLM-L6-v2")
-
-
-def smollm2_embedder(pooling: str = "mean", max_length: int = 256, template: str = "{text}", echo: bool | str = False,
-                     bidirectional: bool = False, layer: int | None = None, model=None,
-                     name: str | None = None) -> TransformerEmbedder:
-    """SmolLM2-135M-Instruct (transformers, offline from its GGUF package) as an Embedder (notebooks 05-07).
-
-    * ``pooling``: ``"mean"``, ``"last"`` (appends the EOS token and reads its state, as E5-mistral does),
-      ``"weighted_mean"`` (SGPT's position weights), or any other of :mod:`helpers.pooling`.
-    * ``echo``: ``True`` reads the text twice with the echo template and pools only the second copy
-      (Springer et al.; :mod:`helpers.echo`); a template name of ``helpers.echo.ECHO_TEMPLATES`` picks an
-      ablation. Each copy gets ``max_length`` tokens.
-    * ``bidirectional``: a padding-only attention mask instead of the causal one (LLM2Vec, :mod:`helpers.llm2vec`).
-    * ``layer``: pool the states after this layer (0 = embeddings, ``None`` = the last layer).
-    * ``model``: another ``LlamaForCausalLM`` with SmolLM2's tokenizer (e.g. an LLM2Vec-trained copy).
-    """
-    from helpers.decoder import DecoderEmbedder
-    from helpers.models import load_smollm2
-
-    tokenizer, loaded = load_smollm2()
-    model = loaded if model is None else model
-    suffix = (" bidirectional" if bidirectional else "") + ("" if layer is None else f" layer {layer}")
-    if echo:
-        from helpers.echo import EchoEmbedder
-
-        if template != "{text}" or layer is not None:
-            raise ValueError("echo=... builds its own template and reads the last layer: leave template and layer.")
-        variant = "echo" if echo is True else echo
-        return EchoEmbedder(tokenizer, model, pooling=pooling, max_length=2 * max_length, echo=variant,
-                            bidirectional=bidirectional, name=name or f"SmolLM2-135M {variant} {pooling}{suffix}")
-    return DecoderEmbedder(tokenizer, model, pooling=pooling, max_length=max_length, append_eos=pooling == "last",
-                           template=template, bidirectional=bidirectional, layer=layer,
-                           name=name or f"SmolLM2-135M {pooling}{suffix}")

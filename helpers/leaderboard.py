@@ -25,7 +25,8 @@ import pandas as pd
 import torch
 
 from helpers import cache, config, data
-from helpers.embed import Embedder, SentenceTransformerEmbedder, TransformerEmbedder, minilm_embedder, smollm2_embedder
+from helpers.decoder import smollm2_embedder
+from helpers.embed import Embedder, SentenceTransformerEmbedder, TransformerEmbedder, minilm_embedder
 from helpers.evaluate import mini_mteb
 from helpers.frontier import GRIT_RECIPE, HEAD_RECIPE
 from helpers.instruct import RECIPE as INSTRUCT_RECIPE

@@ -13,7 +13,8 @@ import time
 import torch
 
 from helpers import evaluate
-from helpers.embed import minilm_embedder, smollm2_embedder
+from helpers.decoder import smollm2_embedder
+from helpers.embed import minilm_embedder
 
 BUDGET_S = {"all-MiniLM-L6-v2": 15.0, "SmolLM2-135M mean": 90.0}
 

@@ -32,7 +32,7 @@ def main() -> None:
     print(f"MNTP loss {artifact['mntp_losses'][0]:.3f} -> {artifact['mntp_losses'][-1]:.3f}; "
           f"SimCSE loss {artifact['simcse_losses'][0]:.3f} -> {artifact['simcse_losses'][-1]:.3f}")
     if args.evaluate:
-        from helpers.embed import smollm2_embedder
+        from helpers.decoder import smollm2_embedder
         from helpers.evaluate import mini_mteb
 
         for stage in ("mntp", "simcse"):

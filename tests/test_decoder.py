@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from helpers import decoder
-from helpers.embed import smollm2_embedder, weights_fingerprint
+from helpers.decoder import smollm2_embedder
+from helpers.embed import weights_fingerprint
 from helpers.models import load_smollm2
 from helpers.pooling import pool
 

@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 
 from helpers import echo
-from helpers.decoder import load_smollm2_from_scratch
-from helpers.embed import smollm2_embedder
+from helpers.decoder import load_smollm2_from_scratch, smollm2_embedder
 from helpers.models import load_smollm2
 
 TEXTS = ["She loves the sea but fears deep water.", "Short text.", "Markets fell sharply on Monday."]

@@ -4,7 +4,8 @@ import torch
 from transformers import BertConfig, BertModel
 
 from helpers import config
-from helpers.embed import TransformerEmbedder, check_texts, minilm_embedder, smollm2_embedder
+from helpers.decoder import smollm2_embedder
+from helpers.embed import TransformerEmbedder, check_texts, minilm_embedder
 from helpers.models import load_minilm
 
 TEXTS = ["A man is playing a guitar.", "The stock market fell sharply today.", "Someone plays music."]
@@ -92,3 +93,17 @@ def test_the_cache_key_follows_the_code_that_computes_the_vectors(monkeypatch):
     code = type(mean).code
     monkeypatch.setattr(type(mean), "code", lambda self: (*code(self), check_texts))
     assert mean.fingerprint() != before, "other code, another cache entry"
+
+
+def test_the_interface_depends_on_no_technique():
+    import ast
+    from pathlib import Path
+
+    import helpers.embed
+
+    tree = ast.parse(Path(helpers.embed.__file__).read_text())
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module} | {
+        f"helpers.{alias.name}" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+        and node.module == "helpers" for alias in node.names}
+    helpers_modules = {name for name in imported if name.startswith("helpers.")}
+    assert helpers_modules <= {"helpers.config", "helpers.cache", "helpers.pooling", "helpers.models"}, helpers_modules

@@ -21,3 +21,13 @@ def not_done(answer) -> bool:
         print("⏳ Not answered yet: replace the `...` with your answer and run the cell again.")
         return True
     return False
+
+
+def call(function, *args) -> tuple[object, str | None]:
+    """Run the learner's ``function(*args)``: ``(result, None)`` when it returns, ``(None, "raised Type: message")``
+    when it fails. The learner's code may fail in any way; a check reports how and never raises, so the notebook
+    still runs top to bottom. To guard more than one call (or the reading of the result), pass a ``lambda``."""
+    try:
+        return function(*args), None
+    except Exception as error:  # any failure of the learner's code is a verdict, not a crash
+        return None, f"raised {type(error).__name__}: {error}"

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import torch
 
-from helpers.exercises import not_done, report
+from helpers.exercises import call, not_done, report
 
 
 def check_attention(attention) -> bool:
     """``attention(q, k, v, mask)`` must equal the encoder's masked scaled dot-product attention."""
     q, k, v, mask = _attention_inputs()
-    try:
-        answer = attention(q, k, v, mask)
-    except Exception as error:  # the learner's code may fail in any way
-        return report(False, f"attention raised {type(error).__name__}: {error}")
+    answer, error = call(attention, q, k, v, mask)
+    if error:
+        return report(False, f"attention {error}")
     if not_done(answer):
         return False
     answer = torch.as_tensor(answer)
@@ -41,10 +40,9 @@ def check_parameter_count(parameter_count) -> bool:
     from helpers.mlm import SMALL_CONFIG
 
     configs = {"MiniLM": minilm_config(), "small MLM encoder": SMALL_CONFIG}
-    try:
-        answers = {name: parameter_count(encoder_config) for name, encoder_config in configs.items()}
-    except Exception as error:  # the learner's code may fail in any way
-        return report(False, f"parameter_count raised {type(error).__name__}: {error}")
+    answers, error = call(lambda: {name: parameter_count(encoder_config) for name, encoder_config in configs.items()})
+    if error:
+        return report(False, f"parameter_count {error}")
     first = answers["MiniLM"]
     if not_done(first):
         return False
@@ -65,10 +63,9 @@ def check_choose_positions(choose_positions) -> bool:
     tokenizer = minilm_tokenizer()
     rows = tokenizer(recent_speeches(2), truncation=True, max_length=512, padding=True, return_tensors="pt")
     special = special_tokens_mask(tokenizer, rows["input_ids"])
-    try:
-        chosen = choose_positions(special, torch.Generator().manual_seed(0))
-    except Exception as error:  # the learner's code may fail in any way
-        return report(False, f"choose_positions raised {type(error).__name__}: {error}")
+    chosen, error = call(choose_positions, special, torch.Generator().manual_seed(0))
+    if error:
+        return report(False, f"choose_positions {error}")
     if not_done(chosen):
         return False
     chosen = torch.as_tensor(chosen)

@@ -14,7 +14,7 @@ import functools
 import torch
 
 from helpers import contrastive, losses
-from helpers.exercises import not_done, report
+from helpers.exercises import call, not_done, report
 
 
 @functools.lru_cache(maxsize=1)
@@ -24,22 +24,15 @@ def _real_batch(size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
     return features(pairs.queries[:size]), features([pairs.passages[p] for p in pairs.positive[:size]])
 
 
-def _run(function, *args):
-    if function is None or function is Ellipsis:
-        return function, None
-    try:
-        return function(*args), None
-    except Exception as error:  # the learner's code: report, never raise
-        return None, f"{type(error).__name__}: {error}"
-
-
 def check_info_nce(my_info_nce) -> bool:
     """``my_info_nce(queries, docs, temperature)`` must equal :func:`helpers.losses.info_nce` (to 1e-5)."""
+    if not_done(my_info_nce):
+        return False
     queries, docs = _real_batch()
     for temperature in (0.05, 0.5):
-        value, error = _run(my_info_nce, queries, docs, temperature)
+        value, error = call(my_info_nce, queries, docs, temperature)
         if error:
-            return report(False, f"Your function raised {error}.")
+            return report(False, f"Your function {error}.")
         if not_done(value):
             return False
         expected = losses.info_nce(queries, docs, temperature)
@@ -54,11 +47,13 @@ def check_info_nce(my_info_nce) -> bool:
 
 def check_uniformity(my_uniformity) -> bool:
     """``my_uniformity(x, t)`` must equal :func:`helpers.losses.uniformity` (to 1e-5)."""
+    if not_done(my_uniformity):
+        return False
     _, docs = _real_batch()
     for t in (2.0, 1.0):
-        value, error = _run(my_uniformity, docs, t)
+        value, error = call(my_uniformity, docs, t)
         if error:
-            return report(False, f"Your function raised {error}.")
+            return report(False, f"Your function {error}.")
         if not_done(value):
             return False
         expected = losses.uniformity(docs, t)
@@ -72,10 +67,12 @@ def check_uniformity(my_uniformity) -> bool:
 
 def check_false_negative_mask(my_mask) -> bool:
     """``my_mask(doc_ids)`` must mark (i, j), j != i, where query i's positive document is also column j's."""
+    if not_done(my_mask):
+        return False
     doc_ids = torch.as_tensor(contrastive.ict_training_pairs().positive[:24])
-    value, error = _run(my_mask, doc_ids)
+    value, error = call(my_mask, doc_ids)
     if error:
-        return report(False, f"Your function raised {error}.")
+        return report(False, f"Your function {error}.")
     if not_done(value):
         return False
     expected = doc_ids[None, :] == doc_ids[:, None]

@@ -4,14 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from helpers.exercises import not_done, report
-
-
-def _call(function, *args):
-    try:
-        return function(*args), None
-    except Exception as error:  # the learner's code failed: say how, don't crash the notebook
-        return None, f"raised {type(error).__name__}: {error}"
+from helpers.exercises import call, not_done, report
 
 
 def check_weighted_mean_pool(weighted_mean_pool) -> bool:
@@ -25,7 +18,7 @@ def check_weighted_mean_pool(weighted_mean_pool) -> bool:
     hidden = torch.randn(3, 5, 4)
     right = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1], [1, 1, 0, 0, 0]])
     for name, mask in (("right", right), ("left", right.flip(1))):
-        got, error = _call(weighted_mean_pool, hidden, mask)
+        got, error = call(weighted_mean_pool, hidden, mask)
         if error:
             return report(False, f"weighted_mean_pool {error}")
         if not isinstance(got, torch.Tensor) or got.shape != (3, 4):
@@ -46,7 +39,7 @@ def check_padding_only_bias(padding_only_bias) -> bool:
 
     mask = torch.tensor([[1, 1, 1, 0], [1, 1, 1, 1]])
     expected = (attention_bias(mask, bidirectional=True) == 0).expand(-1, 1, 4, -1)
-    got, error = _call(padding_only_bias, mask)
+    got, error = call(padding_only_bias, mask)
     if error:
         return report(False, f"padding_only_bias {error}")
     if not isinstance(got, torch.Tensor) or got.shape != (2, 1, 4, 4):
@@ -70,7 +63,7 @@ def check_last_token_pool(last_token_pool) -> bool:
     hidden = torch.randn(3, 5, 4)
     right = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1], [1, 0, 0, 0, 0]])
     for name, mask in (("right", right), ("left", right.flip(1))):
-        got, error = _call(last_token_pool, hidden, mask)
+        got, error = call(last_token_pool, hidden, mask)
         if error:
             return report(False, f"last_token_pool {error}")
         if not isinstance(got, torch.Tensor) or not torch.equal(got, reference(hidden, mask)):

@@ -5,14 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from helpers.exercises import not_done, report
-
-
-def _call(function, *args):
-    try:
-        return function(*args), None
-    except Exception as error:  # the learner's code failed: say how, don't crash the notebook
-        return None, f"raised {type(error).__name__}: {error}"
+from helpers.exercises import call, not_done, report
 
 
 def check_span_mean(span_mean) -> bool:
@@ -23,7 +16,7 @@ def check_span_mean(span_mean) -> bool:
     hidden = torch.randn(2, 6, 4)
     span = torch.tensor([[0, 0, 0, 1, 1, 0], [0, 1, 1, 1, 0, 0]])
     expected = torch.stack([hidden[0, 3:5].mean(0), hidden[1, 1:4].mean(0)])
-    got, error = _call(span_mean, hidden, span)
+    got, error = call(span_mean, hidden, span)
     if error:
         return report(False, f"span_mean {error}")
     if not isinstance(got, torch.Tensor) or got.shape != (2, 4):
@@ -44,7 +37,7 @@ def check_triple_accuracy(triple_accuracy) -> bool:
     p = q + 0.9 * p
     q, p, n = (x / np.linalg.norm(x, axis=1, keepdims=True) for x in (q, p, n))
     expected = float(np.mean(np.sum(q * p, 1) > np.sum(q * n, 1)))
-    got, error = _call(triple_accuracy, q, p, n)
+    got, error = call(triple_accuracy, q, p, n)
     if error:
         return report(False, f"triple_accuracy {error}")
     if got is None or abs(float(got) - expected) > 1e-9:
@@ -61,10 +54,10 @@ def check_bootstrap_ci(bootstrap_ci) -> bool:
     from helpers.echo import bootstrap_ci as reference
 
     values = (np.random.default_rng(3).random(60) < 0.7).astype(float)
-    got, error = _call(bootstrap_ci, values, 4000, 0)
+    got, error = call(bootstrap_ci, values, 4000, 0)
     if error:
         return report(False, f"bootstrap_ci {error}")
-    try:
+    try:  # not the learner's code but the shape of their answer, which gets its own hint
         mean, low, high = (float(v) for v in got)
     except (TypeError, ValueError):
         return report(False, "Return three numbers: (mean, low, high).")

@@ -5,14 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from helpers.exercises import not_done, report
-
-
-def _call(function, *args):
-    try:
-        return function(*args), None
-    except Exception as error:  # the learner's code failed: say how, don't crash the notebook
-        return None, f"raised {type(error).__name__}: {error}"
+from helpers.exercises import call, not_done, report
 
 
 def check_latent_attention(attend) -> bool:
@@ -23,7 +16,7 @@ def check_latent_attention(attend) -> bool:
     torch.manual_seed(0)
     hidden, latents = torch.randn(2, 5, 8), torch.randn(3, 8)
     expected = (hidden @ latents.T / 8**0.5).softmax(-1) @ latents
-    got, error = _call(attend, hidden, latents)
+    got, error = call(attend, hidden, latents)
     if error:
         return report(False, f"attend {error}")
     if not isinstance(got, torch.Tensor) or got.shape != hidden.shape:
@@ -45,7 +38,7 @@ def check_positive_aware_filter(keep_negatives) -> bool:
         return False
     scores, positive = np.array([0.91, 0.70, 0.86, 0.95, 0.40]), 0.92
     expected = scores <= 0.95 * positive
-    got, error = _call(keep_negatives, scores, positive, 0.95)
+    got, error = call(keep_negatives, scores, positive, 0.95)
     if error:
         return report(False, f"keep_negatives {error}")
     got = np.asarray(got)

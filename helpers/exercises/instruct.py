@@ -5,15 +5,8 @@ from __future__ import annotations
 import torch
 
 from helpers import instruct
-from helpers.exercises import not_done, report
+from helpers.exercises import call, not_done, report
 from helpers.losses import info_nce
-
-
-def _call(function, *args):
-    try:
-        return function(*args), None
-    except Exception as error:  # the learner's code failed: say how, don't crash the notebook
-        return None, f"raised {type(error).__name__}: {error}"
 
 
 def check_format_query(format_query) -> bool:
@@ -21,7 +14,7 @@ def check_format_query(format_query) -> bool:
     if not_done(format_query):
         return False
     for task, text in [("Retrieve news about floods", "Queensland rain"), ("Classify the sentiment", "Great film!")]:
-        got, error = _call(format_query, task, text)
+        got, error = call(format_query, task, text)
         if error:
             return report(False, f"format_query {error}")
         if not_done(got):
@@ -39,7 +32,7 @@ def check_icl_query(icl_query) -> bool:
     cases = [("Find news", "floods", []), ("Find news", "floods", [("rain", "It rained.")]),
              ("Find news", "fires", [("rain", "It rained."), ("snow", "It snowed.")])]
     for task, text, examples in cases:
-        got, error = _call(icl_query, task, text, examples)
+        got, error = call(icl_query, task, text, examples)
         if error:
             return report(False, f"icl_query {error}")
         if not_done(got):
@@ -57,7 +50,7 @@ def check_info_nce(loss_function) -> bool:
     torch.manual_seed(0)
     queries, docs, negatives = torch.randn(6, 16), torch.randn(6, 16), torch.randn(6, 16)
     expected = info_nce(queries, docs, temperature=0.05, hard_negatives=negatives)
-    got, error = _call(loss_function, queries, docs, negatives, 0.05)
+    got, error = call(loss_function, queries, docs, negatives, 0.05)
     if error:
         return report(False, f"loss_function {error}")
     if not_done(got):

@@ -4,18 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from helpers.exercises import not_done, report
+from helpers.exercises import call, not_done, report
 
 _TABLE = pd.DataFrame({"average": [0.64, 0.49, 0.52, 0.30, 0.55],
                        "ms_per_text": [3.0, 40.0, 45.0, 0.5, 120.0]},
                       index=["small encoder", "LLM mean", "LLM tuned", "word vectors", "LLM echo"])
-
-
-def _call(function, *args):
-    try:
-        return function(*args), None
-    except Exception as error:  # the learner's code failed: say how, don't crash the notebook
-        return None, f"raised {type(error).__name__}: {error}"
 
 
 def check_pareto_front(pareto) -> bool:
@@ -26,7 +19,7 @@ def check_pareto_front(pareto) -> bool:
     from helpers.leaderboard import pareto_front
 
     expected = pareto_front(_TABLE)
-    got, error = _call(pareto, _TABLE.copy())
+    got, error = call(pareto, _TABLE.copy())
     if error:
         return report(False, f"pareto {error}")
     if got is None or list(got) != expected:
@@ -44,7 +37,7 @@ def check_best_under_budget(best_under_budget) -> bool:
         return False
     cases = [(1.0, "word vectors"), (50.0, "small encoder"), (0.1, None)]
     for budget, expected in cases:
-        got, error = _call(best_under_budget, _TABLE.copy(), budget)
+        got, error = call(best_under_budget, _TABLE.copy(), budget)
         if error:
             return report(False, f"best_under_budget {error}")
         if got != expected:

@@ -5,14 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from helpers.exercises import not_done, report
-
-
-def _call(function, *args):
-    try:
-        return function(*args), None
-    except Exception as error:  # the learner's code failed: say how, don't crash the notebook
-        return None, f"raised {type(error).__name__}: {error}"
+from helpers.exercises import call, not_done, report
 
 
 def check_mntp_cross_entropy(mntp_cross_entropy) -> bool:
@@ -25,7 +18,7 @@ def check_mntp_cross_entropy(mntp_cross_entropy) -> bool:
     targets[0, 2], targets[0, 5], targets[1, 1] = 3, 7, 9
     expected = F.cross_entropy(logits[:, :-1].reshape(-1, 11), targets[:, 1:].reshape(-1), ignore_index=-100)
     unshifted = F.cross_entropy(logits.reshape(-1, 11), targets.reshape(-1), ignore_index=-100)
-    got, error = _call(mntp_cross_entropy, logits, targets)
+    got, error = call(mntp_cross_entropy, logits, targets)
     if error:
         return report(False, f"mntp_cross_entropy {error}")
     if not isinstance(got, torch.Tensor) or got.numel() != 1:
@@ -45,7 +38,7 @@ def check_lora_merge(lora_merge) -> bool:
     torch.manual_seed(1)
     weight, lora_a, lora_b, x = torch.randn(6, 5), torch.randn(2, 5), torch.randn(6, 2), torch.randn(3, 5)
     expected = x @ weight.T + x @ lora_a.T @ lora_b.T * 2.0
-    got, error = _call(lora_merge, weight.clone(), lora_a, lora_b, 2.0)
+    got, error = call(lora_merge, weight.clone(), lora_a, lora_b, 2.0)
     if error:
         return report(False, f"lora_merge {error}")
     if not isinstance(got, torch.Tensor) or got.shape != weight.shape:

@@ -5,14 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from helpers import synthetic
-from helpers.exercises import not_done, report
-
-
-def _call(function, *args):
-    try:
-        return function(*args), None
-    except Exception as error:  # the learner's code failed: say how, don't crash the notebook
-        return None, f"raised {type(error).__name__}: {error}"
+from helpers.exercises import call, not_done, report
 
 
 def check_fusion(fuse) -> bool:
@@ -22,7 +15,7 @@ def check_fusion(fuse) -> bool:
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=7), rng.normal(size=7)
     expected = synthetic.reciprocal_rank_fusion(a, b, k=60)
-    got, error = _call(fuse, a, b)
+    got, error = call(fuse, a, b)
     if error:
         return report(False, f"fuse(a, b) {error}")
     if not_done(got):
@@ -60,7 +53,7 @@ def check_extract_json(extract) -> bool:
         ('{"a": 1,}', None),
     ]
     for text, expected in cases:
-        got, error = _call(extract, text)
+        got, error = call(extract, text)
         if error:
             return report(False, f"extract({text!r}) {error}")
         if got != expected:
@@ -76,7 +69,7 @@ def check_window(window_ranks) -> bool:
     rng = np.random.default_rng(2)
     scores = rng.normal(size=150)
     expected = np.argsort(-scores, kind="stable")[29:100].tolist()
-    got, error = _call(window_ranks, scores, 30, 100)
+    got, error = call(window_ranks, scores, 30, 100)
     if error:
         return report(False, f"window_ranks(scores, 30, 100) {error}")
     if not_done(got):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers.exercises import not_done, report
+from helpers.exercises import call, not_done, report
 
 
 def check_cosine(cosine) -> bool:
@@ -14,10 +14,9 @@ def check_cosine(cosine) -> bool:
     rng = np.random.default_rng(0)
     u, v = rng.normal(size=16), rng.normal(size=16)
     expected = float(u @ v / np.linalg.norm(u) / np.linalg.norm(v))
-    try:
-        got = cosine(u, v)
-    except Exception as error:  # the learner's code failed: say how, don't crash the notebook
-        return report(False, f"cosine(u, v) raised {type(error).__name__}: {error}")
+    got, error = call(cosine, u, v)
+    if error:
+        return report(False, f"cosine(u, v) {error}")
     if not_done(got):
         return False
     got = float(got)
@@ -39,10 +38,9 @@ def check_top_k(top_k) -> bool:
     corpus /= np.linalg.norm(corpus, axis=1, keepdims=True)
     query = corpus[7] + 0.05 * rng.normal(size=8)
     expected = np.argsort(-(corpus @ query))[:5].tolist()
-    try:
-        got = top_k(query, corpus, 5)
-    except Exception as error:
-        return report(False, f"top_k raised {type(error).__name__}: {error}")
+    got, error = call(top_k, query, corpus, 5)
+    if error:
+        return report(False, f"top_k {error}")
     if not_done(got):
         return False
     got = [int(i) for i in got]
@@ -64,10 +62,9 @@ def check_most_similar(most_similar) -> bool:
     for query in ("A young cat is dozing on a settee.", "The central bank made borrowing dearer."):
         vectors = minilm_embedder().encode([query, *candidates])
         expected = candidates[int(np.argmax(vectors[1:] @ vectors[0]))]
-        try:
-            got = most_similar(query, candidates)
-        except Exception as error:
-            return report(False, f"most_similar raised {type(error).__name__}: {error}")
+        got, error = call(most_similar, query, candidates)
+        if error:
+            return report(False, f"most_similar {error}")
         if not_done(got):
             return False
         if got != expected:

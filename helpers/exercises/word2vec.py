@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers.exercises import not_done, report
+from helpers.exercises import call, not_done, report
 
 
 def check_discard_probability(discard_probability) -> bool:
@@ -13,10 +13,10 @@ def check_discard_probability(discard_probability) -> bool:
         return False
     frequencies = np.array([0.05, 1e-3, 1e-5, 1e-7])
     expected = np.maximum(0.0, 1 - np.sqrt(1e-5 / frequencies))
-    try:
-        answer = np.asarray(discard_probability(frequencies, t=1e-5), dtype=np.float64)
-    except Exception as error:  # the learner's code may fail in any way; say how
-        return report(False, f"Your function raised {type(error).__name__}: {error}")
+    # reading the answer as numbers is guarded too: an answer that is not numbers is reported, not raised
+    answer, error = call(lambda: np.asarray(discard_probability(frequencies, t=1e-5), dtype=np.float64))
+    if error:
+        return report(False, f"Your function {error}")
     if answer.shape != frequencies.shape:
         return report(False, f"Return one probability per frequency: shape {frequencies.shape}, got {answer.shape}.")
     if answer[-1] < 0:
@@ -33,10 +33,10 @@ def check_fixed_window_pairs(fixed_window_pairs) -> bool:
         return False
     ids = [4, 8, 15, 16, 23, 42]
     expected = sorted((ids[i], ids[j]) for i in range(len(ids)) for j in range(len(ids)) if 0 < abs(i - j) <= 2)
-    try:
-        answer = sorted((int(c), int(o)) for c, o in fixed_window_pairs(ids, window=2))
-    except Exception as error:
-        return report(False, f"Your function raised {type(error).__name__}: {error}")
+    # unpacking the pairs is guarded too: an answer that is not (centre, context) pairs is reported, not raised
+    answer, error = call(lambda: sorted((int(c), int(o)) for c, o in fixed_window_pairs(ids, window=2)))
+    if error:
+        return report(False, f"Your function {error}")
     if answer != expected:
         missing, extra = sorted(set(expected) - set(answer)), sorted(set(answer) - set(expected))
         return report(False, f"{len(answer)} pairs, expected {len(expected)}; "
@@ -52,10 +52,9 @@ def check_analogy(solve_analogy, vectors) -> bool:
     questions = [tuple(frequent[k : k + 3]) for k in range(0, 30, 3)]
     for a, b, c in questions:
         expected = vectors.analogy(a, b, c)[0][0]
-        try:
-            answer = solve_analogy(vectors, a, b, c)
-        except Exception as error:
-            return report(False, f"Your function raised {type(error).__name__}: {error}")
+        answer, error = call(solve_analogy, vectors, a, b, c)
+        if error:
+            return report(False, f"Your function {error}")
         if answer in (a, b, c):
             return report(False, f"{a} : {b} :: {c} : {answer}? Leave the three question words out of the answer.")
         if answer != expected:
