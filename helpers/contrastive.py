@@ -20,10 +20,9 @@ Everything a contrastive run needs, small enough for 2 CPU cores:
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -284,18 +283,6 @@ class RetrievalProbe:
                 "uniformity": uniformity(c).item()}
 
 
-@contextlib.contextmanager
-def single_thread() -> Iterator[None]:
-    """Run PyTorch on one CPU thread for a while: a (64 x 384) step is too small to gain from two threads,
-    and on a busy machine the threads waiting for each other cost far more than the arithmetic."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 LOSSES = ("info_nce", "symmetric", "deduplicated", "matryoshka")
 
 
@@ -334,7 +321,7 @@ def train(head: ProjectionHead, query_features: torch.Tensor, passage_features: 
     negatives = None if hard_negatives is None else torch.as_tensor(np.asarray(hard_negatives))
     rows = []
     head.train(dropout_views)
-    with single_thread():
+    with config.cpu_threads(1):  # a (64 x 384) step is too small to gain from a second thread
         for epoch in config.progress_bar(range(epochs), desc="epochs", disable=not progress, leave=False):
             if no_duplicates:
                 batches = no_duplicate_batches(positive.numpy(), batch_size, rng,

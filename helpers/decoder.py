@@ -414,12 +414,11 @@ class LayerPoolingSweep:
         names = list(evaluate.TASKS) if tasks is None else list(tasks)
         self.compute(data.task_texts(split), progress=True)
         rows = {}
-        with _single_threaded():
-            for pooling in poolings:
-                for layer in self.layers:
-                    view = self.view(pooling, layer)
-                    rows[(pooling, layer)] = {
-                        name: evaluate.TASKS[name][2](view, split).metrics[evaluate.TASKS[name][1]] for name in names}
+        for pooling in poolings:
+            for layer in self.layers:
+                view = self.view(pooling, layer)
+                rows[(pooling, layer)] = {
+                    name: evaluate.TASKS[name][2](view, split).metrics[evaluate.TASKS[name][1]] for name in names}
         per_task = pd.DataFrame.from_dict(rows, orient="index")
         per_task.index.names = ["pooling", "layer"]
         table = per_task.mean(axis=1, skipna=False).unstack("pooling")[list(poolings)]  # NaN: a score undefined
@@ -428,21 +427,11 @@ class LayerPoolingSweep:
         return table
 
     def mini_mteb(self, pooling: str, layer: int | None = None, split: str = "test") -> pd.DataFrame:
-        """:func:`helpers.evaluate.mini_mteb` of one view, with the split's forward pass done first (all CPU
-        threads) and the evaluation itself single-threaded (faster for these small scikit-learn fits)."""
+        """:func:`helpers.evaluate.mini_mteb` of one view, with the split's forward pass done first."""
         from helpers import data, evaluate
 
         self.compute(data.task_texts(split), progress=True)
-        with _single_threaded():
-            return evaluate.mini_mteb(self.view(pooling, layer), split=split)
-
-
-def _single_threaded():
-    """Limit BLAS and OpenMP to one thread: on 2 cores, k-means and logistic regression on a few hundred
-    vectors run several times faster without threads (a shared machine makes the difference larger)."""
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=1)
+        return evaluate.mini_mteb(self.view(pooling, layer), split=split)
 
 
 class _SweepView(Embedder):

@@ -39,7 +39,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import v_measure_score
 from sklearn.metrics.pairwise import paired_cosine_distances
 
-from helpers import data
+from helpers import config, data
 from helpers.embed import Embedder
 
 SEED = 42
@@ -97,7 +97,8 @@ def retrieval_scores(query_embeddings: np.ndarray, corpus_embeddings: np.ndarray
 
 def classification_predictions(train_x: np.ndarray, train_y, test_x: np.ndarray) -> np.ndarray:
     """Predictions of MTEB's classifier, ``LogisticRegression(max_iter=100, random_state=42)``."""
-    return LogisticRegression(max_iter=100, random_state=SEED).fit(train_x, train_y).predict(test_x)
+    with config.cpu_threads(1):  # a few hundred vectors: several times faster without threads
+        return LogisticRegression(max_iter=100, random_state=SEED).fit(train_x, train_y).predict(test_x)
 
 
 def classification_accuracy(train_x: np.ndarray, train_y, test_x: np.ndarray, test_y) -> dict[str, float]:
@@ -216,7 +217,8 @@ def clustering_task_score(embeddings: np.ndarray, labels) -> TaskScore:
     k-means can land in a poor local optimum; resampling draws texts and re-scores every run on them."""
     labels = np.asarray(labels)
     k = len(set(labels.tolist()))
-    runs = [kmeans_labels(embeddings, k, seed=seed) for seed in range(KMEANS_RESTARTS)]
+    with config.cpu_threads(1):  # a few hundred vectors: several times faster without threads
+        runs = [kmeans_labels(embeddings, k, seed=seed) for seed in range(KMEANS_RESTARTS)]
     scores = [v_measure(labels, clusters) for clusters in runs]
     metrics = {"v_measure": float(np.mean(scores)), "v_measure_std": float(np.std(scores))}
 

@@ -24,7 +24,7 @@ import scipy.sparse as sp
 import torch
 
 from helpers import config
-from helpers.word2vec import TrainingLog, WordVectors, build_vocabulary, corpus_ids, torch_threads
+from helpers.word2vec import TrainingLog, WordVectors, build_vocabulary, corpus_ids
 
 
 def cooccurrence_matrix(ids: np.ndarray, docs: np.ndarray, vocabulary_size: int, window: int = 10) -> sp.csr_matrix:
@@ -117,7 +117,7 @@ def train_glove(documents: list[list[str]], dim: int = 100, window: int = 10, mi
     :func:`glove_loss`, twice glove.c's printed cost), measured while training as glove.c does.
     ``threads``: PyTorch CPU threads while training, as in :func:`helpers.word2vec.train_sgns`.
     """
-    with torch_threads(threads):
+    with config.cpu_threads(threads):
         return _train_glove(documents, dim, window, min_count, x_max, alpha, epochs, learning_rate, batch_size,
                             seed, progress)
 

@@ -25,7 +25,6 @@ import hashlib
 import sys
 import time
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -313,21 +312,9 @@ def train_sgns(documents: list[list[str]], dim: int = 100, window: int = 5, min_
     third on an idle 2-core machine (notebook 01 uses two, as gensim gets two workers) but loses a lot when
     another process shares the cores.
     """
-    with torch_threads(threads):
+    with config.cpu_threads(threads):
         return _train_sgns(documents, dim, window, min_count, negative, sample, epochs, alpha, min_alpha,
                            batch_size, seed, progress, device)
-
-
-@contextmanager
-def torch_threads(threads: int | None):
-    """Run a block with ``threads`` PyTorch CPU threads (``None``: unchanged), then restore the setting."""
-    previous = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _train_sgns(documents, dim, window, min_count, negative, sample, epochs, alpha, min_alpha, batch_size, seed,

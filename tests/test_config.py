@@ -57,3 +57,15 @@ def test_seed_everything_repeats_all_generators():
 def test_cache_dir_honours_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("COURSE_CACHE", str(tmp_path / "c"))
     assert config.cache_dir() == tmp_path / "c" and (tmp_path / "c").is_dir()
+
+
+def test_cpu_threads_limits_torch_and_blas_and_restores_them():
+    from threadpoolctl import threadpool_info
+
+    before = torch.get_num_threads(), [pool["num_threads"] for pool in threadpool_info()]
+    with config.cpu_threads(1):
+        assert torch.get_num_threads() == 1
+        assert all(pool["num_threads"] == 1 for pool in threadpool_info())
+    assert (torch.get_num_threads(), [pool["num_threads"] for pool in threadpool_info()]) == before
+    with config.cpu_threads(None):
+        assert torch.get_num_threads() == before[0]
