@@ -12,7 +12,7 @@
 * :func:`train_glove`: shuffled batches of the non-zero entries, every parameter initialised uniform in
   ±0.5/dim as glove.c does; the word vectors are W + W̃.
 
-Vocabulary, evaluation and the averaged-vector embedder are those of :mod:`helpers.word2vec`.
+Vocabulary, evaluation and the averaged-vector embedder are those of :mod:`helpers.word_vectors`.
 """
 
 from __future__ import annotations
@@ -24,14 +24,14 @@ import scipy.sparse as sp
 import torch
 
 from helpers import config
-from helpers.word2vec import TrainingLog, WordVectors, build_vocabulary, corpus_ids
+from helpers.word_vectors import TrainingLog, WordVectors, build_vocabulary, corpus_ids
 
 
 def cooccurrence_matrix(ids: np.ndarray, docs: np.ndarray, vocabulary_size: int, window: int = 10) -> sp.csr_matrix:
     """X[i, j] = Σ 1/d over the times word j occurs d ≤ ``window`` words from word i, in the same document.
 
     Symmetric: each occurrence counts for (i, j) and (j, i). ``ids`` and ``docs`` come from
-    :func:`helpers.word2vec.corpus_ids`.
+    :func:`helpers.word_vectors.corpus_ids`.
     """
     if window < 1:
         raise ValueError(f"window must be at least 1, got {window}.")

@@ -63,7 +63,7 @@ WORD_VECTORS = {"corpus_tokens": 600_000, "sources": ["gcide", "news"], "dim": 1
 
 
 def _word_vectors(kind: str):
-    from helpers import corpus, glove, word2vec
+    from helpers import corpus, glove, word2vec, word_vectors
 
     settings = WORD_VECTORS
     documents = corpus.offline_corpus(max_tokens=settings["corpus_tokens"], sources=settings["sources"])
@@ -76,9 +76,9 @@ def _word_vectors(kind: str):
 
     name = "averaged Word2vec" if kind == "sgns" else "averaged GloVe"
     text = cache.texts_fingerprint(" ".join(document) for document in documents)
-    vectors = word2vec.WordVectors(**cached_artifact(f"word_vectors_{kind}", {**settings, "text": text}, train,
-                                                           code=(word2vec, glove, corpus)))
-    return word2vec.AveragedWordEmbedder(vectors, name)
+    vectors = word_vectors.WordVectors(**cached_artifact(f"word_vectors_{kind}", {**settings, "text": text}, train,
+                                                           code=(word2vec, glove, word_vectors, corpus)))
+    return word_vectors.AveragedWordEmbedder(vectors, name)
 
 
 # Notebook 03's siamese training of a randomly initialised encoder (its CPU settings), and notebook 04's best
@@ -235,7 +235,7 @@ def parameter_count(embedder: Embedder) -> int:
         extra = 0 if isinstance(embedder.head, frontier.MeanPooledTop) else count(embedder.head)  # replaces layers
         return count(embedder.store.model) + extra
     vectors = getattr(getattr(embedder, "vectors", None), "vectors", None)
-    if vectors is not None:  # helpers.word2vec.AveragedWordEmbedder
+    if vectors is not None:  # helpers.word_vectors.AveragedWordEmbedder
         return int(vectors.size)
     raise TypeError(f"parameter_count does not know {type(embedder).__name__}: add a case for it.")
 

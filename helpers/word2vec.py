@@ -2,8 +2,6 @@
 
 The pieces, in the order the notebook builds them:
 
-* :func:`build_vocabulary` (words with at least ``min_count`` occurrences, most frequent first) and
-  :func:`corpus_ids` (the corpus as word ids, out-of-vocabulary words dropped, as gensim does);
 * :func:`keep_probability`: frequent-word subsampling, word2vec.c's rule (gensim's too);
 * :func:`noise_distribution`: unigram counts raised to 0.75, for negative sampling, and
   :func:`unigram_table`, word2vec.c's fast way to draw from it;
@@ -14,64 +12,21 @@ The pieces, in the order the notebook builds them:
 * :func:`train_sgns`: the whole trainer, vectorised over batches of pairs with plain SGD, a linearly
   decaying learning rate (as word2vec.c) and sparse ``index_add_`` updates of the touched rows.
 
-The result is a :class:`WordVectors` table, evaluated with :func:`word_pair_spearman` (WordSim-353,
-SimLex-999) and :func:`analogy_accuracy` (the Google analogies, 3CosAdd), and turned into a sentence
-embedder by :class:`AveragedWordEmbedder`. GloVe (:mod:`helpers.glove`) reuses all three.
+The result is a :class:`~helpers.word_vectors.WordVectors` table; the vocabulary, the evaluations and the
+averaged-vector embedder, which GloVe (:mod:`helpers.glove`) shares, are in :mod:`helpers.word_vectors`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import sys
 import time
-from collections import Counter
-from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
-from scipy.stats import spearmanr
 
 from helpers import config
-from helpers.corpus import count_tokens, tokenize
-from helpers.embed import Embedder
-
-
-@dataclass(frozen=True)
-class Vocabulary:
-    """Words kept for training, most frequent first, with their corpus counts."""
-
-    words: list[str]
-    counts: np.ndarray
-
-    def __post_init__(self):
-        object.__setattr__(self, "index", {word: k for k, word in enumerate(self.words)})
-
-    def __len__(self) -> int:
-        return len(self.words)
-
-
-def build_vocabulary(documents: list[list[str]], min_count: int = 5) -> Vocabulary:
-    """Words seen at least ``min_count`` times, sorted by count (ties: first seen first, as gensim)."""
-    if min_count < 1:
-        raise ValueError(f"min_count must be at least 1, got {min_count}.")
-    counts = Counter(token for document in documents for token in document)
-    kept = sorted(((word, n) for word, n in counts.items() if n >= min_count), key=lambda item: -item[1])
-    if not kept:
-        raise ValueError(f"No word occurs {min_count} times: use a larger corpus or a smaller min_count.")
-    return Vocabulary([word for word, _ in kept], np.array([n for _, n in kept], dtype=np.int64))
-
-
-def corpus_ids(documents: list[list[str]], vocabulary: Vocabulary) -> tuple[np.ndarray, np.ndarray]:
-    """The corpus as one array of word ids and a parallel array of document numbers; unknown words dropped."""
-    index = vocabulary.index
-    ids, docs = [], []
-    for number, document in enumerate(documents):
-        known = [index[token] for token in document if token in index]
-        ids.extend(known)
-        docs.extend([number] * len(known))
-    return np.array(ids, dtype=np.int64), np.array(docs, dtype=np.int64)
+from helpers.corpus import count_tokens
+from helpers.word_vectors import TrainingLog, WordVectors, build_vocabulary, corpus_ids
 
 
 def keep_probability(counts: np.ndarray, sample: float = 1e-3) -> np.ndarray:
@@ -151,109 +106,6 @@ def unigram_table(counts: np.ndarray, power: float = 0.75, size: int = 1_000_000
     a uniformly random slot is a draw from the noise distribution (much faster than inverse-CDF search)."""
     edges = np.round(np.cumsum(noise_distribution(counts, power)) * size).astype(np.int64)
     return torch.from_numpy(np.repeat(np.arange(len(edges)), np.diff(edges, prepend=0)))
-
-
-@dataclass
-class WordVectors:
-    """A word-vector table: ``words[k]`` has the vector ``vectors[k]`` (float32)."""
-
-    words: list[str]
-    vectors: np.ndarray
-    index: dict = field(init=False, repr=False)
-
-    def __post_init__(self):
-        self.vectors = np.asarray(self.vectors, dtype=np.float32)
-        if self.vectors.shape[0] != len(self.words):
-            raise ValueError(f"{len(self.words)} words but {self.vectors.shape[0]} vectors.")
-        self.index = {word: k for k, word in enumerate(self.words)}
-        norms = np.linalg.norm(self.vectors, axis=1, keepdims=True)
-        self.unit = self.vectors / np.maximum(norms, 1e-12)
-
-    @classmethod
-    def from_gensim(cls, keyed_vectors) -> WordVectors:
-        """Wrap gensim ``KeyedVectors`` (``model.wv``)."""
-        return cls(list(keyed_vectors.index_to_key), keyed_vectors.vectors)
-
-    def __contains__(self, word: str) -> bool:
-        return word in self.index
-
-    def id(self, word: str) -> int:
-        """The row of ``word``; a clear KeyError when it has no vector."""
-        if word not in self.index:
-            raise KeyError(f"{word!r} is not in the vocabulary ({len(self.words):,} words): check its spelling "
-                           "or lower-case it; rare words (below min_count) have no vector.")
-        return self.index[word]
-
-    def __getitem__(self, word: str) -> np.ndarray:
-        return self.vectors[self.id(word)]
-
-    def similarity(self, a: str, b: str) -> float:
-        """Cosine similarity of two words."""
-        return float(self.unit[self.id(a)] @ self.unit[self.id(b)])
-
-    def nearest(self, query, topn: int = 10, exclude=()) -> list[tuple[str, float]]:
-        """The ``topn`` words closest by cosine to a word or a vector, ``exclude`` (and the word) left out."""
-        if isinstance(query, str):
-            exclude = {query, *exclude}
-            query = self[query]
-        query = np.asarray(query, dtype=np.float32)
-        scores = self.unit @ (query / max(np.linalg.norm(query), 1e-12))
-        for word in exclude:
-            if word in self.index:
-                scores[self.index[word]] = -np.inf
-        best = np.argsort(-scores, kind="stable")[:topn]
-        return [(self.words[k], float(scores[k])) for k in best]
-
-    def analogy(self, a: str, b: str, c: str, topn: int = 1) -> list[tuple[str, float]]:
-        """3CosAdd: the words closest to b - a + c (unit vectors), the three question words excluded."""
-        query = self.unit[self.id(b)] - self.unit[self.id(a)] + self.unit[self.id(c)]
-        return self.nearest(query, topn=topn, exclude={a, b, c})
-
-
-def word_pair_spearman(vectors: WordVectors, pairs: pd.DataFrame) -> dict[str, float]:
-    """Spearman correlation of cosine with human scores on the pairs whose two words are in the vocabulary,
-    and the coverage (fraction of pairs used). ``pairs`` has columns word1, word2, score."""
-    vocabulary = set(vectors.index)
-    known = pairs[pairs["word1"].isin(vocabulary) & pairs["word2"].isin(vocabulary)]
-    if len(known) < 3:
-        raise ValueError(f"Only {len(known)} of {len(pairs)} pairs are in the vocabulary: train on a larger corpus.")
-    first = vectors.unit[[vectors.index[w] for w in known["word1"]]]
-    second = vectors.unit[[vectors.index[w] for w in known["word2"]]]
-    cosine = (first * second).sum(1)
-    return {"spearman": float(spearmanr(cosine, known["score"]).statistic), "coverage": len(known) / len(pairs)}
-
-
-def analogy_accuracy(vectors: WordVectors, questions: pd.DataFrame, chunk: int = 2048) -> dict[str, float]:
-    """3CosAdd accuracy on the analogy questions (a : b :: c : d) whose four words are in the vocabulary,
-    and the coverage. The prediction is the word closest to b - a + c, a, b and c excluded (gensim's rule)."""
-    columns = ["a", "b", "c", "d"]
-    known = questions[questions[columns].isin(set(vectors.index)).all(axis=1)]
-    if known.empty:
-        return {"accuracy": 0.0, "coverage": 0.0}
-    ids = np.array([[vectors.index[w] for w in known[column]] for column in columns]).T
-    correct = 0
-    for start in range(0, len(ids), chunk):
-        a, b, c, d = ids[start : start + chunk].T
-        scores = (vectors.unit[b] - vectors.unit[a] + vectors.unit[c]) @ vectors.unit.T
-        rows = np.arange(len(a))
-        scores[rows, a] = scores[rows, b] = scores[rows, c] = -np.inf
-        correct += int((scores.argmax(1) == d).sum())
-    return {"accuracy": correct / len(ids), "coverage": len(known) / len(questions)}
-
-
-@dataclass
-class TrainingLog:
-    """What :func:`train_sgns` measured: mean loss per logged step, the words processed and the seconds."""
-
-    steps: list[int] = field(default_factory=list)
-    losses: list[float] = field(default_factory=list)
-    words: int = 0
-    seconds: float = 0.0
-
-    @property
-    def words_per_second(self) -> float:
-        """Corpus words (before subsampling, as gensim counts them) trained per second."""
-        return self.words / self.seconds
 
 
 def sgns_update(input_vectors: torch.Tensor, output_vectors: torch.Tensor, centres: torch.Tensor,
@@ -365,35 +217,3 @@ def _train_sgns(documents, dim, window, min_count, negative, sample, epochs, alp
 def _subsample(ids: np.ndarray, docs: np.ndarray, keep: np.ndarray, rng: np.random.Generator):
     kept = rng.random(len(ids)) < keep[ids]
     return ids[kept], docs[kept]
-
-
-class AveragedWordEmbedder(Embedder):
-    """A text's embedding is the mean of the unit vectors of its known words (``helpers.corpus.tokenize``).
-
-    Unknown words are skipped. A text with no known word at all gets the mean of every unit word vector
-    in the vocabulary (the corpus centroid, a "generic text" vector), never a zero vector, which could not
-    be normalised; :meth:`known_words` tells how many words of a text were used.
-    """
-
-    def __init__(self, vectors: WordVectors, name: str):
-        self.vectors, self.name, self.dim = vectors, name, vectors.vectors.shape[1]
-        self.fallback = vectors.unit.mean(0)
-
-    def known_words(self, text: str) -> int:
-        """How many of the text's tokens have a vector."""
-        return sum(token in self.vectors.index for token in tokenize(text))
-
-    def embed_batch(self, texts):
-        out = np.empty((len(texts), self.dim), dtype=np.float32)
-        for row, text in enumerate(texts):
-            ids = [self.vectors.index[t] for t in tokenize(text) if t in self.vectors.index]
-            out[row] = self.vectors.unit[ids].mean(0) if ids else self.fallback
-        return out
-
-    def code(self):
-        return (sys.modules[__name__], tokenize)
-
-    def settings(self):
-        digest = hashlib.sha256(self.vectors.vectors.tobytes())
-        digest.update("\n".join(self.vectors.words).encode())
-        return {"vectors": digest.hexdigest(), "tokenizer": "helpers.corpus.tokenize"}

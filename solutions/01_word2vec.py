@@ -15,7 +15,7 @@ def fixed_window_pairs(ids, window):
 
 
 def solve_analogy(vectors, a, b, c):
-    """Exercise 3: 3CosAdd on a helpers.word2vec.WordVectors table."""
+    """Exercise 3: 3CosAdd on a helpers.word_vectors.WordVectors table."""
     query = vectors.unit[vectors.index[b]] - vectors.unit[vectors.index[a]] + vectors.unit[vectors.index[c]]
     scores = vectors.unit @ query
     for word in (a, b, c):

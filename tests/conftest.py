@@ -15,9 +15,9 @@ SOLUTIONS = REPOSITORY / "solutions"
 # notebook or a student left in the repository's .cache, and never write there.
 SESSION_CACHE = tempfile.mkdtemp(prefix="course-cache-")
 os.environ["COURSE_CACHE"] = SESSION_CACHE
-# One exception: SmolLM2's de-quantised copy (≈ 20 s to make) is shared with the repository's .cache. It is
-# keyed by the GGUF file's sha256 and written atomically, so a session can only find the right, whole copy.
-os.environ.setdefault("COURSE_MODEL_CACHE", str(REPOSITORY / ".cache" / "models"))
+# SmolLM2's de-quantised copy too (COURSE_MODEL_CACHE defaults to <COURSE_CACHE>/models): each test session
+# makes its own (≈ 20 s), so the repository's .cache is never read or written by a test.
+os.environ.pop("COURSE_MODEL_CACHE", None)
 
 
 def pytest_sessionfinish(session, exitstatus):

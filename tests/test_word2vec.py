@@ -8,11 +8,6 @@ from gensim.models import Word2Vec
 from helpers import data
 from helpers.corpus import tokenize
 from helpers.word2vec import (
-    AveragedWordEmbedder,
-    WordVectors,
-    analogy_accuracy,
-    build_vocabulary,
-    corpus_ids,
     keep_probability,
     noise_distribution,
     paper_discard_probability,
@@ -22,6 +17,13 @@ from helpers.word2vec import (
     skipgram_pairs,
     train_sgns,
     unigram_table,
+)
+from helpers.word_vectors import (
+    AveragedWordEmbedder,
+    WordVectors,
+    analogy_accuracy,
+    build_vocabulary,
+    corpus_ids,
     word_pair_spearman,
 )
 
