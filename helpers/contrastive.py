@@ -246,6 +246,30 @@ def mine_hard_negatives(query_vectors: np.ndarray, passage_vectors: np.ndarray, 
     return mined
 
 
+def positive_aware_negatives(query_vectors: np.ndarray, passage_vectors: np.ndarray, positive, k: int = 1,
+                             max_ratio: float | None = 0.95) -> np.ndarray:
+    """The ``k`` best-scored passages per query other than its positive, by a teacher's cosine (unit rows).
+
+    With ``max_ratio`` (NV-Retriever's "TopK-PercPos"), a candidate scoring above ``max_ratio`` x the positive's
+    score is skipped as a probable false negative; ``None`` keeps plain top-k mining. Returns (queries, k).
+    """
+    positive = np.asarray(positive)
+    if max_ratio is not None and not 0 < max_ratio <= 1:
+        raise ValueError(f"max_ratio must lie in (0, 1], or be None; got {max_ratio}.")
+    scores = query_vectors @ passage_vectors.T
+    positive_scores = scores[np.arange(len(positive)), positive]
+    mined = np.empty((len(positive), k), dtype=int)
+    for q, row in enumerate(scores):
+        ranking = np.argsort(-row, kind="stable")
+        ranking = ranking[ranking != positive[q]]
+        if max_ratio is not None:
+            ranking = ranking[row[ranking] <= max_ratio * positive_scores[q]]
+        if len(ranking) < k:
+            raise ValueError(f"Query {q} keeps fewer than {k} negatives: lower k or raise max_ratio.")
+        mined[q] = ranking[:k]
+    return mined
+
+
 # Training ----------------------------------------------------------------------------------------------
 
 

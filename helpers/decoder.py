@@ -220,6 +220,18 @@ class Llama(nn.Module):
         return ids
 
 
+def run_layers(model: Llama, x: torch.Tensor, attention_mask: torch.Tensor, layers, bidirectional: bool,
+               final_norm: bool) -> torch.Tensor:
+    """Apply ``layers`` (a slice of ``model.layers``, or trained copies) to states ``x``, with the positions
+    and mask :class:`helpers.decoder.Llama` uses; ``final_norm`` applies ``model.norm`` at the end."""
+    positions = (attention_mask.long().cumsum(dim=1) - 1).clamp(min=0)
+    cos, sin = rotary_cos_sin(positions, model.sizes.head_dim, model.sizes.rope_theta)
+    bias = attention_bias(attention_mask, bidirectional, x.dtype)
+    for layer in layers:
+        x = layer(x, cos, sin, bias)
+    return model.norm(x) if final_norm else x
+
+
 def copy_weights_from_hf(model: Llama, hf_model) -> Llama:
     """Copy a transformers ``LlamaForCausalLM``'s weights into ``model`` (the parameter names match ours once
     the ``model.`` prefix is dropped; the output head is tied to the embedding)."""

@@ -28,8 +28,9 @@ from helpers import cache, config, data
 from helpers.decoder import smollm2_embedder
 from helpers.embed import Embedder, SentenceTransformerEmbedder, TransformerEmbedder, minilm_embedder
 from helpers.evaluate import mini_mteb
-from helpers.frontier import GRIT_RECIPE, HEAD_RECIPE
+from helpers.grit import GRIT_RECIPE
 from helpers.instruct import RECIPE as INSTRUCT_RECIPE
+from helpers.latent_attention import HEAD_RECIPE
 from helpers.llm2vec import RECIPE as LLM2VEC_RECIPE
 
 TIMING_TEXTS = 16  # the first 16 test tweets of the classification task: short, real, fixed
@@ -178,9 +179,9 @@ def _instruct(variant: str):
 
 def _frontier(kind: str):
     def build():
-        from helpers import frontier
+        from helpers import grit, latent_attention
 
-        return frontier.grit_embedder("joint") if kind == "grit" else frontier.pooling_head_embedder("latent")
+        return grit.grit_embedder("joint") if kind == "grit" else latent_attention.pooling_head_embedder("latent")
     return build
 
 
@@ -219,7 +220,7 @@ REGISTRY: tuple[Entry, ...] = (
 def parameter_count(embedder: Embedder) -> int:
     """Parameters used to embed a text: the network's weights (a shared output head counted once) plus any
     pooling head; for averaged word vectors, the vector table."""
-    from helpers import contrastive, frontier
+    from helpers import contrastive, frontier, grit
     from helpers.decoder import LayerPoolingSweep
 
     def count(module) -> int:
@@ -232,7 +233,7 @@ def parameter_count(embedder: Embedder) -> int:
     if isinstance(getattr(embedder, "sweep", None), LayerPoolingSweep):
         return count(embedder.sweep.model)
     if isinstance(embedder, frontier.StatesEmbedder):
-        extra = 0 if isinstance(embedder.head, frontier.MeanPooledTop) else count(embedder.head)  # replaces layers
+        extra = 0 if isinstance(embedder.head, grit.MeanPooledTop) else count(embedder.head)  # replaces layers
         return count(embedder.store.model) + extra
     vectors = getattr(getattr(embedder, "vectors", None), "vectors", None)
     if vectors is not None:  # helpers.word_vectors.AveragedWordEmbedder

@@ -204,7 +204,7 @@ def lm_documents(held_out: bool = False) -> tuple[str, ...]:
     """The course's training documents (:func:`helpers.data.training_background`) split for a language-model loss.
 
     With ``held_out``, the last :data:`LM_HELD_OUT_DOCUMENTS`: held-out text for the LM loss, on which the MNTP
-    loss here and GRIT's next-token loss (:mod:`helpers.frontier`) are measured and which nothing trains on;
+    loss here and GRIT's next-token loss (:mod:`helpers.grit`) are measured and which nothing trains on;
     otherwise the others, the only text these modules train on. This split is not the benchmark's held-out
     line: both parts already share no sentence with any benchmark text (:func:`helpers.data.evaluation_texts`).
     """

@@ -16,33 +16,33 @@ Everything goes to ``helpers.config.cache_dir()`` (``frontier/`` and ``embedding
 import sys
 import time
 
-from helpers import config, data, frontier
+from helpers import config, data, frontier, grit, latent_attention
 from helpers.evaluate import mini_mteb
 
 
 def main() -> None:
     start = time.perf_counter()
-    pairs = frontier.training_pairs(frontier.HEAD_RECIPE["n_pairs"], frontier.HEAD_RECIPE["seed"])
+    pairs = frontier.training_pairs(latent_attention.HEAD_RECIPE["n_pairs"], latent_attention.HEAD_RECIPE["seed"])
     evaluation = [text for split in data.SPLITS for text in frontier.retrieval_texts(split)]
     frontier.smollm2_states().ensure(pairs.queries + pairs.passages + evaluation)
-    recipe = frontier.GRIT_RECIPE
-    frontier.lm_data(recipe["seq_len"], recipe["train_windows"], recipe["held_out_windows"])
+    recipe = grit.GRIT_RECIPE
+    grit.lm_data(recipe["seq_len"], recipe["train_windows"], recipe["held_out_windows"])
     print(f"states: {time.perf_counter() - start:.0f} s", flush=True)
     for seed in frontier.SEEDS:
         for kind in ("latent", "mean"):
-            frontier.pooling_head(kind, seed=seed)
+            latent_attention.pooling_head(kind, seed=seed)
     print(f"pooling heads: {time.perf_counter() - start:.0f} s", flush=True)
     for seed in frontier.SEEDS:
         for variant in ("embedding_only", "joint"):
-            frontier.grit_model(variant, seed=seed)
+            grit.grit_model(variant, seed=seed)
     print(f"GRIT models: {time.perf_counter() - start:.0f} s", flush=True)
     for seed in frontier.SEEDS:  # notebook 10's evaluations, so that it reads them from the embedding cache
-        for embedder in (frontier.pooling_head_embedder("latent", seed), frontier.pooling_head_embedder("mean", seed),
-                         frontier.grit_embedder("embedding_only", seed), frontier.grit_embedder("joint", seed)):
+        heads = [latent_attention.pooling_head_embedder(kind, seed) for kind in ("latent", "mean")]
+        for embedder in (*heads, grit.grit_embedder("embedding_only", seed), grit.grit_embedder("joint", seed)):
             mini_mteb(embedder, tasks=frontier.RETRIEVAL_TASKS)
     print(f"notebook 10's evaluations: {time.perf_counter() - start:.0f} s", flush=True)
     if "--leaderboard" in sys.argv:  # notebook 11's two rows on the whole mini-MTEB (≈ 1 minute more, idle)
-        for embedder in (frontier.pooling_head_embedder("latent"), frontier.grit_embedder("joint")):
+        for embedder in (latent_attention.pooling_head_embedder("latent"), grit.grit_embedder("joint")):
             print(mini_mteb(embedder)["score"].round(4).to_dict(), flush=True)
     print(f"done in {time.perf_counter() - start:.0f} s; artifacts in {config.cache_dir() / 'frontier'}")
 

@@ -7,7 +7,7 @@ stored artifact is not served.
 
 import pytest
 
-from helpers import cache, frontier, instruct, llm2vec, mlm
+from helpers import cache, instruct, latent_attention, llm2vec, mlm
 
 
 @pytest.fixture
@@ -60,15 +60,15 @@ def test_an_instruction_tuned_variant_of_another_recipe_or_code_is_not_served(em
 
 def test_frontier_heads_of_another_recipe_or_code_are_trained_again(empty_cache, monkeypatch, edit_the_code):
     trainings = []
-    monkeypatch.setattr(frontier, "train_pooling_head", lambda *args, **kwargs: trainings.append(1) or [1.0])
-    recipe = {**frontier.HEAD_RECIPE, "n_pairs": 8}
-    frontier.pooling_head("mean", recipe, progress=False)
-    frontier.pooling_head("mean", recipe, progress=False)
+    monkeypatch.setattr(latent_attention, "train_pooling_head", lambda *args, **kwargs: trainings.append(1) or [1.0])
+    recipe = {**latent_attention.HEAD_RECIPE, "n_pairs": 8}
+    latent_attention.pooling_head("mean", recipe, progress=False)
+    latent_attention.pooling_head("mean", recipe, progress=False)
     assert len(trainings) == 1, "the stored head is read back"
-    frontier.pooling_head("mean", {**recipe, "steps": recipe["steps"] + 1}, progress=False)
+    latent_attention.pooling_head("mean", {**recipe, "steps": recipe["steps"] + 1}, progress=False)
     assert len(trainings) == 2
     edit_the_code()
-    frontier.pooling_head("mean", recipe, progress=False)
+    latent_attention.pooling_head("mean", recipe, progress=False)
     assert len(trainings) == 3
 
 

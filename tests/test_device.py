@@ -8,7 +8,7 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from helpers import config, contrastive, frontier, instruct, llm2vec, mlm, sbert, word2vec
+from helpers import config, contrastive, frontier, grit, instruct, latent_attention, llm2vec, mlm, sbert, word2vec
 from helpers.decoder import Llama, LlamaSizes
 from helpers.encoder import Encoder, EncoderConfig, minilm_tokenizer
 from helpers.models import load_smollm2
@@ -86,12 +86,12 @@ def test_frontier_heads_and_grit(device):
                        num_kv_heads=2)
     model = Llama(sizes).eval().requires_grad_(False).to(device)
     store = frontier.StateStore(model, minilm_tokenizer(), (2, 4))
-    head = frontier.MeanMLPPooling(32).to(device)
+    head = latent_attention.MeanMLPPooling(32).to(device)
     queries, passages, positive = TEXTS[:2], TEXTS[2:], [0, 1]
-    assert len(frontier.train_pooling_head(head, store, queries, passages, positive, steps=1, batch_size=2,
+    assert len(latent_attention.train_pooling_head(head, store, queries, passages, positive, steps=1, batch_size=2,
                                            progress=False)) == 1
     windows = torch.randint(0, 30522, (4, 8))
-    states = frontier.window_states(model, windows, layer=2)
-    _, history = frontier.train_grit(model, store, queries, passages, positive, states, windows, joint=True, steps=1,
+    states = grit.window_states(model, windows, layer=2)
+    _, history = grit.train_grit(model, store, queries, passages, positive, states, windows, joint=True, steps=1,
                                      batch_size=2, lm_batch_size=2, progress=False)
     assert len(history["next_token"]) == 1

@@ -1,12 +1,12 @@
-"""helpers.frontier: latent attention = torch's multi-head attention, split forward = full forward,
-GRIT's losses (per window too), positive-aware filtering. A tiny random Llama keeps the file fast (SmolLM2 is used
-in notebook 10)."""
+"""helpers.frontier, latent_attention and grit: latent attention = torch's multi-head attention, split forward =
+full forward, GRIT's losses (per window too), positive-aware filtering. A tiny random Llama keeps the file fast
+(SmolLM2 is used in notebook 10)."""
 
 import numpy as np
 import pytest
 import torch
 
-from helpers import frontier
+from helpers import contrastive, frontier, grit, latent_attention
 from helpers.decoder import Llama, LlamaSizes
 from helpers.encoder import minilm_tokenizer
 from helpers.pooling import mean_pool
@@ -34,7 +34,7 @@ def store(tiny, tmp_path, monkeypatch):
 
 def test_cross_attention_equals_torch_multihead_attention():
     torch.manual_seed(0)
-    ours = frontier.CrossAttention(16, heads=4)
+    ours = latent_attention.CrossAttention(16, heads=4)
     theirs = torch.nn.MultiheadAttention(16, 4, bias=False, batch_first=True)
     with torch.no_grad():
         theirs.in_proj_weight.copy_(torch.cat([ours.q_proj.weight, ours.k_proj.weight, ours.v_proj.weight]))
@@ -46,7 +46,8 @@ def test_cross_attention_equals_torch_multihead_attention():
 
 def test_untrained_heads_are_mean_pooling_and_padding_is_ignored():
     hidden, mask = torch.randn(2, 6, 32), torch.tensor([[1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1]])
-    for head in (frontier.LatentAttentionPooling(32, num_latents=8, heads=4), frontier.MeanMLPPooling(32)):
+    for head in (latent_attention.LatentAttentionPooling(32, num_latents=8, heads=4),
+                 latent_attention.MeanMLPPooling(32)):
         assert torch.allclose(head(hidden, mask), mean_pool(hidden, mask), atol=1e-6)
         with torch.no_grad():
             for parameter in head.parameters():
@@ -65,7 +66,7 @@ def test_stored_states_plus_top_layers_equal_the_full_forward(tiny, store, bidir
     stored = store(bidirectional)
     stored.ensure(TEXTS, progress=False)
     states, mask = stored.batch(TEXTS, 2)
-    top = frontier.TopLayers(model, first_layer=2)
+    top = grit.TopLayers(model, first_layer=2)
     assert torch.allclose(mean_pool(top(states, mask, bidirectional), mask), expected, atol=1e-2)
     reloaded = frontier.StateStore(model, tokenizer, (2, 4), bidirectional)  # from disk
     states, mask = reloaded.batch(TEXTS, 4)
@@ -91,7 +92,7 @@ def test_missing_states_give_a_clear_error(store):
 
 def test_an_uncached_embedder_runs_the_model_on_every_call(store):
     # What the leaderboard times: a memory-only twin that keeps no states between calls, and writes no file.
-    embedder = frontier.StatesEmbedder(store(), frontier.MeanMLPPooling(32), "tiny")
+    embedder = frontier.StatesEmbedder(store(), latent_attention.MeanMLPPooling(32), "tiny")
     twin = embedder.uncached()
     first = twin.encode(TEXTS)
     assert twin.store.states == {} and not twin.store.path().exists()
@@ -103,12 +104,12 @@ def test_next_token_loss_matches_the_full_model(tiny):
     ids = torch.randint(0, 30522, (2, 9), generator=torch.Generator().manual_seed(1))
     logits = model.logits(model(ids))
     expected = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, 30522), ids[:, 1:].reshape(-1))
-    states = frontier.window_states(model, ids, layer=3)
-    top = frontier.TopLayers(model, 3)
+    states = grit.window_states(model, ids, layer=3)
+    top = grit.TopLayers(model, 3)
     assert top.next_token_loss(states, ids).item() == pytest.approx(expected.item(), abs=1e-4)
-    per_window = frontier.held_out_next_token_losses(top, states, ids, batch_size=1)  # one window per batch
+    per_window = grit.held_out_next_token_losses(top, states, ids, batch_size=1)  # one window per batch
     assert per_window.shape == (2,) and per_window.mean() == pytest.approx(expected.item(), abs=1e-4)
-    assert frontier.held_out_next_token_losses(top, states, ids).mean() == pytest.approx(expected.item(), abs=1e-4)
+    assert grit.held_out_next_token_losses(top, states, ids).mean() == pytest.approx(expected.item(), abs=1e-4)
 
 
 def test_embedding_only_tuning_moves_the_next_token_loss_more_than_joint(tiny, store):
@@ -116,9 +117,9 @@ def test_embedding_only_tuning_moves_the_next_token_loss_more_than_joint(tiny, s
     queries = [f"query number {k} about topic {k % 5}" for k in range(16)]
     passages = [f"passage {k} on topic {k % 5} with more words" for k in range(16)]
     ids = torch.randint(0, 30522, (16, 12), generator=torch.Generator().manual_seed(2))
-    states = frontier.window_states(model, ids, layer=2)
+    states = grit.window_states(model, ids, layer=2)
     lower = store()
-    tops = {joint: frontier.train_grit(model, lower, queries, passages, np.arange(16), states, ids, joint=joint,
+    tops = {joint: grit.train_grit(model, lower, queries, passages, np.arange(16), states, ids, joint=joint,
                                        steps=6, batch_size=8, lm_batch_size=4, lr=1e-2, progress=False)
             for joint in (False, True)}
     for _, history in tops.values():
@@ -131,12 +132,12 @@ def test_positive_aware_filtering_drops_near_positive_candidates():
     q = np.array([[1.0, 0.0]])
     angles = np.array([0.1, 0.2, 0.5, 1.0])
     passages = np.column_stack([np.cos(angles), np.sin(angles)])  # scores 0.995, 0.980, 0.878, 0.540
-    assert frontier.positive_aware_negatives(q, passages, [0], k=1, max_ratio=None).tolist() == [[1]]
-    assert frontier.positive_aware_negatives(q, passages, [0], k=2, max_ratio=0.95).tolist() == [[2, 3]]
+    assert contrastive.positive_aware_negatives(q, passages, [0], k=1, max_ratio=None).tolist() == [[1]]
+    assert contrastive.positive_aware_negatives(q, passages, [0], k=2, max_ratio=0.95).tolist() == [[2, 3]]
     with pytest.raises(ValueError, match="fewer"):
-        frontier.positive_aware_negatives(q, passages, [0], k=3, max_ratio=0.95)
+        contrastive.positive_aware_negatives(q, passages, [0], k=3, max_ratio=0.95)
     with pytest.raises(ValueError, match="max_ratio"):
-        frontier.positive_aware_negatives(q, passages, [0], max_ratio=1.5)
+        contrastive.positive_aware_negatives(q, passages, [0], max_ratio=1.5)
 
 
 def test_training_pairs_leave_out_the_held_out_text_for_the_lm_loss():

@@ -3,7 +3,19 @@ benchmark scores, nor on a text that contains one of its sentences. One test per
 
 import pytest
 
-from helpers import contrastive, corpus, data, frontier, instruct, llm2vec, mlm, sbert, synthetic
+from helpers import (
+    contrastive,
+    corpus,
+    data,
+    frontier,
+    grit,
+    instruct,
+    latent_attention,
+    llm2vec,
+    mlm,
+    sbert,
+    synthetic,
+)
 
 
 def normalised(text: str) -> str:
@@ -114,9 +126,9 @@ def test_committed_synthetic_set_and_instruction_tuning(leaks):
 
 def test_frontier_pairs_and_next_token_windows(leaks):
     held_out_sentences = {s for d in llm2vec.lm_documents(held_out=True) for s in data.split_sentences(d)}
-    for recipe in (frontier.HEAD_RECIPE, frontier.GRIT_RECIPE):
+    for recipe in (latent_attention.HEAD_RECIPE, grit.GRIT_RECIPE):
         pairs = frontier.training_pairs(recipe["n_pairs"], recipe["seed"])
         assert not leaks(pairs.queries + pairs.passages)
         sentences = set(pairs.queries) | {s for p in pairs.passages for s in data.split_sentences(p)}
         assert not sentences & held_out_sentences, "GRIT must not train on its held-out text for the LM loss"
-    assert frontier.lm_windows is llm2vec.lm_windows  # GRIT's next-token windows, checked above
+    assert grit.lm_windows is llm2vec.lm_windows  # GRIT's next-token windows, checked above
