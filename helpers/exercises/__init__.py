@@ -31,3 +31,13 @@ def call(function, *args) -> tuple[object, str | None]:
         return function(*args), None
     except Exception as error:  # any failure of the learner's code is a verdict, not a crash
         return None, f"raised {type(error).__name__}: {error}"
+
+
+def convert(answer, to, kind: str) -> tuple[object, str | None]:
+    """``(to(answer), None)``, or ``(None, message)`` when the answer is not ``kind`` (a number, a tensor...): a
+    check says what to return instead of crashing on an answer of the wrong type."""
+    value, error = call(to, answer)
+    if error is None:
+        return value, None
+    shown = repr(answer) if len(repr(answer)) <= 40 else repr(answer)[:37] + "..."
+    return None, f"Return {kind}, not a {type(answer).__name__} ({shown})."

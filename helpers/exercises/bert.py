@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from helpers.exercises import call, not_done, report
+from helpers.exercises import call, convert, not_done, report
 
 
 def check_attention(attention) -> bool:
@@ -15,7 +15,9 @@ def check_attention(attention) -> bool:
         return report(False, f"attention {error}")
     if not_done(answer):
         return False
-    answer = torch.as_tensor(answer)
+    answer, problem = convert(answer, torch.as_tensor, "a tensor")
+    if problem:
+        return report(False, problem)
     raw_scores = q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5
     expected = raw_scores.masked_fill(mask[:, None, None, :] == 0, float("-inf")).softmax(-1) @ v
     if answer.shape != expected.shape:
@@ -48,7 +50,9 @@ def check_parameter_count(parameter_count) -> bool:
         return False
     for name, encoder_config in configs.items():
         expected = sum(p.numel() for p in Encoder(encoder_config).parameters())
-        answer = answers[name]
+        answer, problem = convert(answers[name], int, "a whole number")
+        if problem:
+            return report(False, problem)
         if answer != expected:
             return report(False, f"{name}: you count {answer:,}, the model has {expected:,}. Remember the biases "
                                  "and the two LayerNorm vectors (scale and shift) of each norm.")
@@ -68,7 +72,9 @@ def check_choose_positions(choose_positions) -> bool:
         return report(False, f"choose_positions {error}")
     if not_done(chosen):
         return False
-    chosen = torch.as_tensor(chosen)
+    chosen, problem = convert(chosen, torch.as_tensor, "a boolean tensor")
+    if problem:
+        return report(False, problem)
     if chosen.shape != special.shape or chosen.dtype != torch.bool:
         return report(False, f"Return a boolean tensor of shape {tuple(special.shape)}.")
     if chosen[special].any():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from helpers.exercises import call, not_done, report
+from helpers.exercises import call, convert, not_done, report
 
 
 def check_span_mean(span_mean) -> bool:
@@ -40,6 +40,10 @@ def check_triple_accuracy(triple_accuracy) -> bool:
     got, error = call(triple_accuracy, q, p, n)
     if error:
         return report(False, f"triple_accuracy {error}")
+    if got is not None:
+        got, problem = convert(got, float, "a number (the share of triples)")
+        if problem:
+            return report(False, problem)
     if got is None or abs(float(got) - expected) > 1e-9:
         if got is not None and abs(float(got) - (1 - expected)) < 1e-9:
             return report(False, "Inverted: a triple is right when the query is closer to the *positive*.")

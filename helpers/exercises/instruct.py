@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from helpers import instruct
-from helpers.exercises import call, not_done, report
+from helpers.exercises import call, convert, not_done, report
 from helpers.losses import info_nce
 
 
@@ -55,7 +55,9 @@ def check_info_nce(loss_function) -> bool:
         return report(False, f"loss_function {error}")
     if not_done(got):
         return False
-    got = torch.as_tensor(got).float()
+    got, problem = convert(got, lambda value: torch.as_tensor(value).float(), "a tensor (the loss)")
+    if problem:
+        return report(False, problem)
     without = info_nce(queries, docs, temperature=0.05)
     if torch.allclose(got, without, atol=1e-5):
         return report(False, "That ignores the hard negatives: add them as extra columns of candidates.")

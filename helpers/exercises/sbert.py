@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from helpers.exercises import call, not_done, report
+from helpers.exercises import call, convert, not_done, report
 
 
 def check_mean_pooling(mean_pooling) -> bool:
@@ -19,7 +19,9 @@ def check_mean_pooling(mean_pooling) -> bool:
         return report(False, f"mean_pooling {error}")
     if not_done(answer):
         return False
-    answer = torch.as_tensor(answer)
+    answer, problem = convert(answer, torch.as_tensor, "a tensor")
+    if problem:
+        return report(False, problem)
     if answer.shape != (3, 8):
         return report(False, f"Expected shape (3, 8), one vector per text; got {tuple(answer.shape)}.")
     if torch.allclose(answer, mean_pool(hidden, mask), atol=1e-5):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from helpers import synthetic
-from helpers.exercises import call, not_done, report
+from helpers.exercises import call, convert, not_done, report
 
 
 def check_fusion(fuse) -> bool:
@@ -20,7 +20,9 @@ def check_fusion(fuse) -> bool:
         return report(False, f"fuse(a, b) {error}")
     if not_done(got):
         return False
-    got = np.asarray(got, dtype=float)
+    got, problem = convert(got, lambda value: np.asarray(value, dtype=float), "an array of scores")
+    if problem:
+        return report(False, problem)
     if got.shape != expected.shape:
         return report(False, f"Return one fused score per item: shape {expected.shape}, got {got.shape}.")
     if np.allclose(got, synthetic.reciprocal_rank_fusion(-a, -b, k=60)):
@@ -74,7 +76,9 @@ def check_window(window_ranks) -> bool:
         return report(False, f"window_ranks(scores, 30, 100) {error}")
     if not_done(got):
         return False
-    got = [int(i) for i in got]
+    got, problem = convert(got, lambda value: [int(i) for i in value], "a list of indices")
+    if problem:
+        return report(False, problem)
     if len(got) != 71:
         return report(False, f"Ranks 30..100 inclusive are 71 items, you returned {len(got)}: mind the 1-based ranks.")
     if got != expected:

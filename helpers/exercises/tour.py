@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers.exercises import call, not_done, report
+from helpers.exercises import call, convert, not_done, report
 
 
 def check_cosine(cosine) -> bool:
@@ -19,12 +19,16 @@ def check_cosine(cosine) -> bool:
         return report(False, f"cosine(u, v) {error}")
     if not_done(got):
         return False
-    got = float(got)
+    got, problem = convert(got, float, "a number")
+    if problem:
+        return report(False, problem)
     if abs(got - expected) > 1e-6:
         return report(False, f"cosine(u, v) = {got:.4f}, expected {expected:.4f}. Divide u·v by |u|·|v|.")
-    if abs(float(cosine(3 * u, v)) - expected) > 1e-6:
+    scaled, error = call(lambda: float(cosine(3 * u, v)))
+    if error or abs(scaled - expected) > 1e-6:
         return report(False, "Scaling u must not change the cosine: normalise by the lengths of both vectors.")
-    if abs(float(cosine(np.array([1.0, 0]), np.array([0, 2.0])))) > 1e-9:
+    orthogonal, error = call(lambda: float(cosine(np.array([1.0, 0]), np.array([0, 2.0]))))
+    if error or abs(orthogonal) > 1e-9:
         return report(False, "Orthogonal vectors must have cosine 0.")
     return report(True, "cosine is right: it ignores length and measures only the angle.")
 
@@ -43,7 +47,9 @@ def check_top_k(top_k) -> bool:
         return report(False, f"top_k {error}")
     if not_done(got):
         return False
-    got = [int(i) for i in got]
+    got, problem = convert(got, lambda value: [int(i) for i in value], "a list of row indices")
+    if problem:
+        return report(False, problem)
     if got != expected:
         if sorted(got) == sorted(expected):
             return report(False, "Right documents, wrong order: sort by similarity, highest first.")
