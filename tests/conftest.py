@@ -15,9 +15,9 @@ SOLUTIONS = REPOSITORY / "solutions"
 # notebook or a student left in the repository's .cache, and never write there.
 SESSION_CACHE = tempfile.mkdtemp(prefix="course-cache-")
 os.environ["COURSE_CACHE"] = SESSION_CACHE
-# SmolLM2's de-quantised copy too (COURSE_MODEL_CACHE defaults to <COURSE_CACHE>/models): each test session
-# makes its own (≈ 20 s), so the repository's .cache is never read or written by a test.
-os.environ.pop("COURSE_MODEL_CACHE", None)
+# SmolLM2's de-quantised copy too: each test session makes its own (≈ 20 s), so the repository's .cache is never
+# read or written by a test. Its folder is fixed here, not derived from COURSE_CACHE, which tests change.
+os.environ["COURSE_MODEL_CACHE"] = os.path.join(SESSION_CACHE, "models")
 
 
 def pytest_sessionfinish(session, exitstatus):
