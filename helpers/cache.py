@@ -174,6 +174,12 @@ def file_sha256(path: Path | str) -> str:
     return digest.hexdigest()
 
 
+def key_digest(key: dict) -> str:
+    """A short, stable name for a key (settings, fingerprints, code hashes; JSON values): one file or folder per
+    key, so an artifact made another way is never found under this key's name."""
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def matches(stored: dict, key: dict) -> bool:
     """Whether an artifact's stored header was made under ``key`` (its recipe, training text, base weights and
     code, as JSON values): anything else is stale and is trained again."""

@@ -14,7 +14,6 @@ training documents, which share no sentence with the benchmark, less the held-ou
 from __future__ import annotations
 
 import functools
-import hashlib
 import sys
 
 import numpy as np
@@ -73,7 +72,7 @@ class StateStore:
                 "code": cache.source_hash(sys.modules[Llama.__module__], run_layers, tokenize)}
 
     def path(self):
-        key = hashlib.sha256(repr(sorted(self.settings().items())).encode()).hexdigest()[:16]
+        key = cache.key_digest(self.settings())
         mode = "bidirectional" if self.bidirectional else "causal"
         return config.cache_dir() / "frontier" / f"states-{mode}-{key}.safetensors"
 

@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import sys
 import time
@@ -366,8 +365,7 @@ def tuned_key(variant: str, recipe: dict | None = None) -> dict:
 def tuned_folder(variant: str, recipe: dict | None = None) -> Path:
     """Where :func:`tuned_embedder` keeps a variant (under :func:`helpers.config.cache_dir`), one folder per
     :func:`tuned_key`: a variant trained another way is never served under this one's name."""
-    key = hashlib.sha256(json.dumps(tuned_key(variant, recipe), sort_keys=True).encode()).hexdigest()[:12]
-    return config.cache_dir() / "instruct" / f"{variant}-{key}"
+    return config.cache_dir() / "instruct" / f"{variant}-{cache.key_digest(tuned_key(variant, recipe))}"
 
 
 def build_tuned(variant: str, recipe: dict | None = None) -> Path:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import functools
 import gc
-import hashlib
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -95,8 +93,7 @@ def cached_artifact(name: str, settings: dict, build: Callable[[], dict], code: 
     ``build`` returns a dict (a trained model's state, word vectors): its tensors and arrays are stored as
     safetensors, its other values as JSON, and it is read back as the same dict.
     """
-    key = {**settings, "code": cache.source_hash(*code)}
-    key = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+    key = cache.key_digest({**settings, "code": cache.source_hash(*code)})
     return cache.cached(config.cache_dir() / "artifacts" / f"{name}-{key}.safetensors", build, _save_artifact,
                         _load_artifact)
 

@@ -17,8 +17,6 @@ mini-MTEB (:func:`helpers.data.training_background`).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import sys
 import time
 from dataclasses import asdict
@@ -222,7 +220,7 @@ def _artifact_path() -> Path:
     settings = {**PRETRAINING, "encoder": asdict(SMALL_CONFIG),
                 "text": cache.texts_fingerprint(pretraining_texts(PRETRAINING["speeches"])),
                 "code": cache.source_hash(sys.modules[__name__], encoder)}
-    key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+    key = cache.key_digest(settings)
     return config.cache_dir() / f"mlm_encoder-{key}.safetensors"
 
 
