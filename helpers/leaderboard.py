@@ -30,7 +30,10 @@ from helpers.grit import GRIT_RECIPE
 from helpers.instruct import RECIPE as INSTRUCT_RECIPE
 from helpers.latent_attention import HEAD_RECIPE
 from helpers.llm2vec import RECIPE as LLM2VEC_RECIPE
+from helpers.mlm import PRETRAINING
+from helpers.sbert import RECIPE as SBERT_RECIPE
 
+MLM_STEPS, SBERT_STEPS = PRETRAINING["steps"], SBERT_RECIPE["steps"]
 TIMING_TEXTS = 16  # the first 16 test tweets of the classification task: short, real, fixed
 TIMING_REPEATS = 5
 
@@ -51,7 +54,7 @@ class Entry:
 def _mlm_encoder():
     from helpers import encoder, mlm
 
-    return encoder.ScratchEmbedder(encoder.minilm_tokenizer(), mlm.pretrained_mlm(progress=False)[0].encoder, "mean",
+    return encoder.ScratchEmbedder(mlm.mlm_tokenizer(), mlm.pretrained_mlm(progress=False)[0].encoder, "mean",
                                    name="MLM encoder (mean)")
 
 
@@ -80,9 +83,7 @@ def _word_vectors(kind: str):
     return word_vectors.AveragedWordEmbedder(vectors, name)
 
 
-# Notebook 03's siamese training of a randomly initialised encoder (its CPU settings), and notebook 04's best
-# contrastive head on frozen MiniLM (seed 0, lr 1e-4, τ = 0.1: the best τ of 04's temperature sweep).
-SBERT_RECIPE = {"steps": 60, "batch_size": 32, "learning_rate": 5e-4, "temperature": 0.05, "seed": 42}
+# Notebook 04's best contrastive head on frozen MiniLM (seed 0, lr 1e-4, τ = 0.1: the best τ of 04's sweep).
 HEAD_ON_MINILM = {"seed": 0, "lr": 1e-4, "temperature": 0.1}
 
 
@@ -111,23 +112,10 @@ def _load_artifact(path) -> dict:
     return {**tensors, **arrays, **metadata["others"]}
 
 
-def _sbert():
-    from helpers import encoder, mlm, sbert
+def _sbert(start: str):
+    from helpers import sbert
 
-    tokenizer = encoder.minilm_tokenizer()
-    pairs = sbert.training_pairs("mixed")
-
-    def train() -> dict:
-        config.seed_everything(SBERT_RECIPE["seed"])
-        start = encoder.Encoder(mlm.SMALL_CONFIG)
-        trained, _ = sbert.train_bi_encoder(start, tokenizer, pairs, progress=False, **SBERT_RECIPE)
-        return trained.state_dict()
-
-    model = encoder.Encoder(mlm.SMALL_CONFIG)
-    text = cache.texts_fingerprint(text for pair in pairs for text in pair)
-    model.load_state_dict(cached_artifact("sbert_random_init", {**SBERT_RECIPE, "text": text}, train,
-                                          code=(sbert, encoder, mlm)))
-    return encoder.ScratchEmbedder(tokenizer, model.eval(), "mean", name="random + SBERT (mean)")
+    return lambda: sbert.sentence_bert(start, progress=False)
 
 
 def _contrastive_head(cached_features: bool = True):
@@ -188,9 +176,12 @@ REGISTRY: tuple[Entry, ...] = (
           lambda: _word_vectors("sgns")),
     Entry("averaged GloVe", "01", "static word vectors", "GloVe on the same 600k tokens",
           lambda: _word_vectors("glove")),
-    Entry("MLM encoder (mean)", "02", "encoder", "2-layer BERT, MLM pre-training here", _mlm_encoder),
+    Entry("MLM encoder (mean)", "02", "encoder", f"4-layer BERT, MLM pre-training, {MLM_STEPS:,} steps",
+          _mlm_encoder),
     Entry("SBERT from random init", "03", "encoder",
-          f"2-layer BERT, siamese InfoNCE from random weights, {SBERT_RECIPE['steps']} steps", _sbert),
+          f"4-layer BERT, siamese InfoNCE from random weights, {SBERT_STEPS} steps", _sbert("random")),
+    Entry("SBERT from the MLM encoder", "03", "encoder",
+          f"4-layer BERT, MLM pre-training + siamese InfoNCE, {SBERT_STEPS} steps", _sbert("mlm")),
     Entry("MiniLM + contrastive head", "04", "encoder", "frozen MiniLM + linear head, ICT pairs, InfoNCE",
           _contrastive_head, timed=lambda: _contrastive_head(cached_features=False)),
     Entry("SmolLM2 mean", "05", "decoder LLM", "none (next-token pre-training only)", **_pooling("mean")),

@@ -36,3 +36,27 @@ def _load_solution(name: str):
 @pytest.fixture
 def load_solution():
     return _load_solution
+
+
+def _notebook_definitions(name: str):
+    """The functions and classes a notebook defines in its code cells, with the imports they use, as a module
+    (LLMs-from-scratch's tests do the same): a test proves the notebook's own code equals ``helpers``'."""
+    import ast
+    import json
+    import types
+
+    cells = json.loads((REPOSITORY / "notebooks" / f"{name}.ipynb").read_text())["cells"]
+    module = types.ModuleType(f"notebook_{name}")
+    for cell in cells:
+        if cell["cell_type"] != "code":
+            continue
+        tree = ast.parse("".join(cell["source"]))
+        kept = [node for node in tree.body
+                if isinstance(node, ast.Import | ast.ImportFrom | ast.FunctionDef | ast.ClassDef)]
+        exec(compile(ast.Module(body=kept, type_ignores=[]), f"<{name}>", "exec"), module.__dict__)
+    return module
+
+
+@pytest.fixture
+def notebook_definitions():
+    return _notebook_definitions

@@ -73,6 +73,6 @@ def test_frontier_heads_of_another_recipe_or_code_are_trained_again(empty_cache,
 
 
 def test_the_mlm_encoder_is_keyed_by_its_trainer_code(empty_cache, edit_the_code):
-    before = mlm._artifact_path()
+    before = mlm.artifact_key()
     edit_the_code()
-    assert mlm._artifact_path() != before
+    assert mlm.artifact_key()["code"] != before["code"]

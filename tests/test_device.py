@@ -44,8 +44,10 @@ def test_sgns(device):
 
 
 def test_mlm_pretraining(device):
-    model, history = mlm.pretrain_mlm(steps=2, batch_size=2, sequence_length=16, warmup_steps=1, eval_every=1,
-                                      speeches=2, encoder_config=TINY_ENCODER, progress=False)
+    tokenizer = minilm_tokenizer()
+    rows = mlm.chunk_texts(tokenizer, TEXTS, 16)
+    model, history = mlm.pretrain_mlm(tokenizer, rows, rows, steps=2, batch_size=2, warmup_steps=1, eval_every=1,
+                                      encoder_config=TINY_ENCODER, progress=False)
     assert len(history) >= 1
 
 

@@ -63,12 +63,12 @@ def test_word_vector_corpus(leaks, source):
 
 
 def test_mlm_pretraining_text(leaks):
-    texts = mlm.pretraining_texts(mlm.PRETRAINING["speeches"])
+    texts = mlm.pretraining_texts()
     assert texts[-len(data.training_background()):] == list(data.training_background())
     assert not leaks(texts)
 
 
-@pytest.mark.parametrize("kind", ["inverse_cloze", "adjacent"])  # "mixed" is their union, deduplicated
+@pytest.mark.parametrize("kind", ["inverse_cloze", "adjacent", "headline", "dictionary"])  # "course" mixes them
 def test_sbert_pairs(leaks, kind):
     pairs = sbert.training_pairs(kind)
     assert not leaks([text for pair in pairs for text in pair])

@@ -61,11 +61,12 @@ def check_parameter_count(parameter_count) -> bool:
 
 def check_choose_positions(choose_positions) -> bool:
     """``choose_positions(special_mask, generator)`` must choose about 15% of the non-special tokens."""
+    from helpers.corpus import sotu_texts
     from helpers.encoder import minilm_tokenizer
-    from helpers.mlm import recent_speeches, special_tokens_mask
+    from helpers.mlm import special_tokens_mask
 
     tokenizer = minilm_tokenizer()
-    rows = tokenizer(recent_speeches(2), truncation=True, max_length=512, padding=True, return_tensors="pt")
+    rows = tokenizer(sotu_texts()[-2:], truncation=True, max_length=512, padding=True, return_tensors="pt")
     special = special_tokens_mask(tokenizer, rows["input_ids"])
     chosen, error = call(choose_positions, special, torch.Generator().manual_seed(0))
     if error:

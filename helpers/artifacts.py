@@ -1,0 +1,116 @@
+"""Trained artifacts committed with the course: weights a notebook loads because it cannot train them in its
+4-minute budget (the convention is explained in docs/authoring.md).
+
+A script in ``scripts/`` trains each one (seeded, with a progress bar) and :func:`save` writes it to
+``data/artifacts/<name>/``: the files the trainer writes (safetensors weights, a vocabulary) and ``card.json``,
+which says how it was made:
+
+* ``key``: what decides the weights: the recipe, a fingerprint of the training text, the base weights'
+  fingerprint, and :func:`helpers.cache.source_hash` of the code that trains it;
+* ``script``: the command that makes it again;
+* ``seconds``, ``history`` (the loss curve) and ``scores`` (what it reached).
+
+:func:`load_or_train` is the one way ``helpers`` reads an artifact. A committed artifact made under the
+caller's key is used; one made with the same recipe by other code, text or base weights is *stale* and refused
+with a :class:`StaleArtifactError` that names the script to run; without one (or with another recipe, say
+``COURSE_SCALE=gpu``'s) the caller's ``train`` runs with the script's recipe and its result is cached, so a
+notebook works either way. ``tests/test_artifacts.py`` checks that every committed card is current.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from helpers import cache, config
+
+CARD = "card.json"
+
+
+class StaleArtifactError(RuntimeError):
+    """A committed artifact was made by other code, text or base weights than the caller's."""
+
+
+def folder(name: str) -> Path:
+    """Where the committed artifact ``name`` lives: ``data/artifacts/<name>``."""
+    return config.data_dir() / "artifacts" / name
+
+
+def read_card(name: str) -> dict | None:
+    """The committed card of ``name``, or ``None`` when there is no such artifact."""
+    path = folder(name) / CARD
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def committed_names() -> list[str]:
+    """Every committed artifact (a folder of ``data/artifacts`` with a card)."""
+    root = config.data_dir() / "artifacts"
+    return sorted(path.parent.name for path in root.glob(f"*/{CARD}"))
+
+
+def _json(value):
+    return json.loads(json.dumps(value))
+
+
+def differences(card: dict, key: dict) -> list[str]:
+    """The parts of ``key`` (recipe, text, base, code) that ``card`` was not made under."""
+    made = card.get("key", {})
+    return [part for part, value in _json(key).items() if made.get(part) != value]
+
+
+def committed(name: str, key: dict) -> Path | None:
+    """The folder of the committed artifact ``name`` if it was made under ``key``; ``None`` if there is none or it
+    was made with another recipe. Raises :class:`StaleArtifactError` if the recipe is the same but anything else
+    differs: the weights would not be what today's code trains."""
+    card = read_card(name)
+    if card is None:
+        return None
+    changed = differences(card, key)
+    if not changed:
+        return folder(name)
+    if "recipe" in changed:
+        return None
+    raise StaleArtifactError(
+        f"The committed artifact data/artifacts/{name} was made with other {' and '.join(changed)} than today's "
+        f"helpers use. Run `{card['script']}` to make it again (it took {card['seconds'] / 60:.0f} min), "
+        f"or delete data/artifacts/{name} to train it here with the same recipe.")
+
+
+def load_or_train(name: str, key: dict, train: Callable[[], object], save_files: Callable[[Path, object], None],
+                  load_files: Callable[[Path], object]):
+    """The artifact ``name`` made under ``key``: the committed one (see :func:`committed`), else ``train()``'s
+    result, cached under ``<cache>/artifacts/<name>-<digest of key>`` so that it is trained once per key.
+
+    ``save_files(folder, value)`` writes a value's files into a folder; ``load_files(folder)`` reads them back.
+    """
+    found = committed(name, key)
+    if found is not None:
+        return load_files(found)
+    path = config.cache_dir() / "artifacts" / f"{name}-{cache.key_digest(key)}"
+    return cache.cached(path, train, lambda target, value: cache.save_folder(target, lambda f: save_files(f, value)),
+                        load_files)
+
+
+def save(name: str, key: dict, value, save_files: Callable[[Path, object], None], script: str, seconds: float,
+         history: dict | None = None, scores: dict | None = None) -> Path:
+    """Commit-ready: write ``value``'s files and its card to ``data/artifacts/<name>`` (replacing what was there)."""
+    card = {"name": name, "script": script, "key": _json(key), "seconds": round(seconds, 1),
+            "made": time.strftime("%Y-%m-%d"), "history": _json(history or {}), "scores": _json(scores or {})}
+
+    def fill(target: Path) -> None:
+        save_files(target, value)
+        (target / CARD).write_text(json.dumps(card, indent=1) + "\n")
+
+    target = folder(name)
+    if target.exists():
+        shutil.rmtree(target)
+    return cache.save_folder(target, fill)
+
+
+def size_mb() -> float:
+    """Megabytes of every committed artifact together (the course keeps them under 40 MB)."""
+    root = config.data_dir() / "artifacts"
+    return sum(path.stat().st_size for path in root.rglob("*") if path.is_file()) / 1e6

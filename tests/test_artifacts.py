@@ -1,0 +1,60 @@
+"""The committed-artifact convention (helpers.artifacts): every committed card is current, a stale artifact is
+refused with the script to run, another recipe trains, and the weights stay small."""
+
+import json
+
+import pytest
+
+from helpers import artifacts, mlm, sbert
+
+# Every committed artifact, with the function that gives today's key for it: a new artifact must be added here.
+TODAY = {"mlm_encoder": mlm.artifact_key, "sbert_mlm": lambda: sbert.artifact_key("mlm"),
+         "sbert_random": lambda: sbert.artifact_key("random")}
+
+
+def test_every_committed_artifact_is_known_and_current():
+    names = artifacts.committed_names()
+    assert set(names) <= set(TODAY), f"add {sorted(set(names) - set(TODAY))} to TODAY with its key"
+    for name in names:
+        card = artifacts.read_card(name)
+        assert artifacts.differences(card, TODAY[name]()) == [], (
+            f"data/artifacts/{name} is stale: run `{card['script']}` and commit the result")
+        assert card["script"].startswith("python scripts/") and card["seconds"] > 0 and card["scores"]
+
+
+def test_committed_weights_stay_under_40_mb():
+    assert artifacts.size_mb() <= 40
+
+
+@pytest.fixture
+def fake_artifact(tmp_path, monkeypatch):
+    """An artifact ``toy`` committed under a temporary data folder, made with recipe {"steps": 3} and code "v1"."""
+    monkeypatch.setattr(artifacts.config, "data_dir", lambda: tmp_path / "data")
+    monkeypatch.setenv("COURSE_CACHE", str(tmp_path / "cache"))
+    save = lambda folder, value: (folder / "value.json").write_text(json.dumps(value))
+    artifacts.save("toy", {"recipe": {"steps": 3}, "code": "v1"}, {"weights": [1, 2]}, save,
+                   "python scripts/make_toy.py", seconds=120.0, scores={"accuracy": 0.5})
+    load = lambda folder: json.loads((folder / "value.json").read_text())
+    return save, load
+
+
+def test_the_committed_artifact_is_loaded_under_its_key(fake_artifact):
+    save, load = fake_artifact
+    value = artifacts.load_or_train("toy", {"recipe": {"steps": 3}, "code": "v1"},
+                                    lambda: pytest.fail("a current artifact is loaded, not trained"), save, load)
+    assert value == {"weights": [1, 2]}
+    assert artifacts.committed_names() == ["toy"]
+
+
+def test_a_stale_artifact_is_refused_with_the_script_to_run(fake_artifact):
+    save, load = fake_artifact
+    with pytest.raises(artifacts.StaleArtifactError, match=r"other code .*python scripts/make_toy.py"):
+        artifacts.load_or_train("toy", {"recipe": {"steps": 3}, "code": "v2"}, lambda: {"weights": [0]}, save, load)
+
+
+def test_another_recipe_is_trained_once_and_cached(fake_artifact):
+    save, load = fake_artifact
+    key = {"recipe": {"steps": 30}, "code": "v1"}  # say COURSE_SCALE=gpu's longer training
+    assert artifacts.load_or_train("toy", key, lambda: {"weights": [3]}, save, load) == {"weights": [3]}
+    again = artifacts.load_or_train("toy", key, lambda: pytest.fail("cached after the first time"), save, load)
+    assert again == {"weights": [3]}
