@@ -32,6 +32,7 @@ from helpers.latent_attention import HEAD_RECIPE
 from helpers.llm2vec import RECIPE as LLM2VEC_RECIPE
 from helpers.mlm import PRETRAINING
 from helpers.sbert import RECIPE as SBERT_RECIPE
+from helpers.sbert import sentence_bert
 
 MLM_STEPS, SBERT_STEPS = PRETRAINING["steps"], SBERT_RECIPE["steps"]
 TIMING_TEXTS = 16  # the first 16 test tweets of the classification task: short, real, fixed
@@ -113,9 +114,7 @@ def _load_artifact(path) -> dict:
 
 
 def _sbert(start: str):
-    from helpers import sbert
-
-    return lambda: sbert.sentence_bert(start, progress=False)
+    return lambda: sentence_bert(start, progress=False)
 
 
 def _contrastive_head(cached_features: bool = True):
