@@ -324,4 +324,4 @@ def pretrained_mlm(progress: bool = True) -> tuple[MaskedLM, pd.DataFrame]:
 
 def mlm_tokenizer():
     """The WordPiece tokenizer learnt for the pre-trained MLM (:func:`train_wordpiece`, 8,192 pieces)."""
-    return _pretrained(False)["tokenizer"]
+    return _pretrained(True)["tokenizer"]  # pretrained_mlm()'s default: the notebooks load the artifact once
