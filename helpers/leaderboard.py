@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from helpers import cache, config, data
+from helpers import config, data
 from helpers.decoder import smollm2_embedder
 from helpers.embed import Embedder, SentenceTransformerEmbedder, TransformerEmbedder, minilm_embedder
 from helpers.evaluate import mini_mteb
@@ -59,58 +59,16 @@ def _mlm_encoder():
                                    name="MLM encoder (mean)")
 
 
-# Notebook 01's CPU settings: skip-gram and GloVe on the same 600k tokens of dictionary and news text.
-WORD_VECTORS = {"corpus_tokens": 600_000, "sources": ["gcide", "news"], "dim": 100, "min_count": 5, "seed": 42,
-                "sgns": {"window": 5, "negative": 5, "sample": 1e-3, "epochs": 5, "batch_size": 2048},
-                "glove": {"window": 10, "x_max": 10.0, "epochs": 10}}
-
-
 def _word_vectors(kind: str):
-    from helpers import corpus, glove, word2vec, word_vectors
-
-    settings = WORD_VECTORS
-    documents = corpus.offline_corpus(max_tokens=settings["corpus_tokens"], sources=settings["sources"])
-
-    def train():
-        trainer = word2vec.train_sgns if kind == "sgns" else glove.train_glove
-        vectors, _ = trainer(documents, dim=settings["dim"], min_count=settings["min_count"], seed=settings["seed"],
-                             progress=False, **settings[kind])
-        return {"words": vectors.words, "vectors": vectors.vectors}
+    from helpers import trained_vectors, word_vectors
 
     name = "averaged Word2vec" if kind == "sgns" else "averaged GloVe"
-    text = cache.texts_fingerprint(" ".join(document) for document in documents)
-    vectors = word_vectors.WordVectors(**cached_artifact(f"word_vectors_{kind}", {**settings, "text": text}, train,
-                                                           code=(word2vec, glove, word_vectors, corpus)))
-    return word_vectors.AveragedWordEmbedder(vectors, name)
+    return word_vectors.AveragedWordEmbedder(trained_vectors.trained_vectors(kind, progress=False), name)
 
 
-# Notebook 04's best contrastive head on frozen MiniLM (seed 0, lr 1e-4, τ = 0.1: the best τ of 04's sweep).
+# Notebook 04's contrastive head on frozen MiniLM (seed 0, lr 1e-4, τ = 0.1; 04's dev sweep moves this head by
+# about a hundredth over τ from 0.01 to 1, its best there being 1.0).
 HEAD_ON_MINILM = {"seed": 0, "lr": 1e-4, "temperature": 0.1}
-
-
-def cached_artifact(name: str, settings: dict, build: Callable[[], dict], code: tuple) -> dict:
-    """``build()`` once per ``settings`` (include a fingerprint of the training text) and ``code`` (the modules
-    that train it: edit one, and it is trained again), then read back from ``<cache>/artifacts/``.
-
-    ``build`` returns a dict (a trained model's state, word vectors): its tensors and arrays are stored as
-    safetensors, its other values as JSON, and it is read back as the same dict.
-    """
-    key = cache.key_digest({**settings, "code": cache.source_hash(*code)})
-    return cache.cached(config.cache_dir() / "artifacts" / f"{name}-{key}.safetensors", build, _save_artifact,
-                        _load_artifact)
-
-
-def _save_artifact(path, value: dict) -> None:
-    tensors = {key: torch.as_tensor(item) for key, item in value.items() if isinstance(item, torch.Tensor | np.ndarray)}
-    arrays = [key for key, item in value.items() if isinstance(item, np.ndarray)]
-    others = {key: item for key, item in value.items() if key not in tensors}
-    cache.save_tensors(path, tensors, {"others": others, "arrays": arrays})
-
-
-def _load_artifact(path) -> dict:
-    tensors, metadata = cache.load_tensors(path)
-    arrays = {key: tensors.pop(key).numpy() for key in metadata["arrays"]}
-    return {**tensors, **arrays, **metadata["others"]}
 
 
 def _sbert(start: str):
@@ -171,9 +129,9 @@ def _frontier(kind: str):
 
 REGISTRY: tuple[Entry, ...] = (
     Entry("all-MiniLM-L6-v2", "00", "encoder", "pre-trained + contrastive on 1B pairs (loaded)", minilm_embedder),
-    Entry("averaged Word2vec", "01", "static word vectors", "skip-gram with negative sampling, 600k tokens",
+    Entry("averaged Word2vec", "01", "static word vectors", "skip-gram with negative sampling, 5.8M tokens",
           lambda: _word_vectors("sgns")),
-    Entry("averaged GloVe", "01", "static word vectors", "GloVe on the same 600k tokens",
+    Entry("averaged GloVe", "01", "static word vectors", "GloVe on the same 5.8M tokens",
           lambda: _word_vectors("glove")),
     Entry("MLM encoder (mean)", "02", "encoder", f"4-layer BERT, MLM pre-training, {MLM_STEPS:,} steps",
           _mlm_encoder),

@@ -117,35 +117,64 @@ class WordVectors:
         return self.nearest(query, topn=topn, exclude={a, b, c})
 
 
+def pair_cosines(vectors: WordVectors, pairs: pd.DataFrame) -> np.ndarray:
+    """The cosine of each word pair (columns word1, word2), NaN where a word has no vector."""
+    cosine = np.full(len(pairs), np.nan)
+    known = (pairs["word1"].isin(set(vectors.index)) & pairs["word2"].isin(set(vectors.index))).to_numpy()
+    first = vectors.unit[[vectors.index[w] for w in pairs["word1"][known]]]
+    second = vectors.unit[[vectors.index[w] for w in pairs["word2"][known]]]
+    cosine[known] = (first * second).sum(1)
+    return cosine
+
+
+def spearman_of_cosines(cosine: np.ndarray, pairs: pd.DataFrame) -> dict[str, float]:
+    """Spearman correlation of :func:`pair_cosines` with the human scores (column score) on the covered pairs,
+    and the coverage (fraction of pairs used)."""
+    known = ~np.isnan(cosine)
+    if known.sum() < 3:
+        raise ValueError(f"Only {known.sum()} of {len(pairs)} pairs are in the vocabulary: train on a larger corpus.")
+    return {"spearman": float(spearmanr(cosine[known], pairs["score"].to_numpy()[known]).statistic),
+            "coverage": float(known.mean())}
+
+
 def word_pair_spearman(vectors: WordVectors, pairs: pd.DataFrame) -> dict[str, float]:
     """Spearman correlation of cosine with human scores on the pairs whose two words are in the vocabulary,
     and the coverage (fraction of pairs used). ``pairs`` has columns word1, word2, score."""
-    vocabulary = set(vectors.index)
-    known = pairs[pairs["word1"].isin(vocabulary) & pairs["word2"].isin(vocabulary)]
-    if len(known) < 3:
-        raise ValueError(f"Only {len(known)} of {len(pairs)} pairs are in the vocabulary: train on a larger corpus.")
-    first = vectors.unit[[vectors.index[w] for w in known["word1"]]]
-    second = vectors.unit[[vectors.index[w] for w in known["word2"]]]
-    cosine = (first * second).sum(1)
-    return {"spearman": float(spearmanr(cosine, known["score"]).statistic), "coverage": len(known) / len(pairs)}
+    return spearman_of_cosines(pair_cosines(vectors, pairs), pairs)
 
 
-def analogy_accuracy(vectors: WordVectors, questions: pd.DataFrame, chunk: int = 2048) -> dict[str, float]:
-    """3CosAdd accuracy on the analogy questions (a : b :: c : d) whose four words are in the vocabulary,
-    and the coverage. The prediction is the word closest to b - a + c, a, b and c excluded (gensim's rule)."""
+def analogy_answers(vectors: WordVectors, questions: pd.DataFrame, chunk: int = 2048) -> list[str | None]:
+    """The 3CosAdd answer to each analogy question (a : b :: c : ?): the word closest to b - a + c, a, b and c
+    excluded (gensim's rule); ``None`` for a question with a word out of the vocabulary."""
     columns = ["a", "b", "c", "d"]
-    known = questions[questions[columns].isin(set(vectors.index)).all(axis=1)]
-    if known.empty:
-        return {"accuracy": 0.0, "coverage": 0.0}
-    ids = np.array([[vectors.index[w] for w in known[column]] for column in columns]).T
-    correct = 0
+    known = questions[columns].isin(set(vectors.index)).all(axis=1).to_numpy()
+    ids = np.array([[vectors.index[w] for w in questions[column][known]] for column in columns[:3]]).T
+    answers = []
     for start in range(0, len(ids), chunk):
-        a, b, c, d = ids[start : start + chunk].T
+        a, b, c = ids[start : start + chunk].T
         scores = (vectors.unit[b] - vectors.unit[a] + vectors.unit[c]) @ vectors.unit.T
         rows = np.arange(len(a))
         scores[rows, a] = scores[rows, b] = scores[rows, c] = -np.inf
-        correct += int((scores.argmax(1) == d).sum())
-    return {"accuracy": correct / len(ids), "coverage": len(known) / len(questions)}
+        answers += [vectors.words[k] for k in scores.argmax(1)]
+    out: list[str | None] = [None] * len(questions)
+    for row, answer in zip(np.flatnonzero(known), answers, strict=True):
+        out[row] = answer
+    return out
+
+
+def accuracy_of_answers(answers: list[str | None], questions: pd.DataFrame) -> dict[str, float]:
+    """Accuracy of :func:`analogy_answers` on the covered questions, and the coverage."""
+    covered = [(answer, gold) for answer, gold in zip(answers, questions["d"], strict=True) if answer is not None]
+    if not covered:
+        return {"accuracy": 0.0, "coverage": 0.0}
+    return {"accuracy": sum(answer == gold for answer, gold in covered) / len(covered),
+            "coverage": len(covered) / len(questions)}
+
+
+def analogy_accuracy(vectors: WordVectors, questions: pd.DataFrame) -> dict[str, float]:
+    """3CosAdd accuracy on the analogy questions (a : b :: c : d) whose four words are in the vocabulary,
+    and the coverage (see :func:`analogy_answers`)."""
+    return accuracy_of_answers(analogy_answers(vectors, questions), questions)
 
 
 @dataclass

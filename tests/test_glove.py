@@ -123,3 +123,14 @@ def test_training_lowers_the_loss_and_returns_word_vectors():
     assert vectors.vectors.shape[1] == 32 and np.isfinite(vectors.vectors).all()
     assert log.losses[-1] < 0.7 * log.losses[0]
     assert vectors.words[0] == "the"
+
+
+def test_notebook_01s_glove_loss_equals_helpers(notebook_definitions):
+    notebook = notebook_definitions("01_word2vec")
+    torch.manual_seed(0)
+    w, w_context, b, b_context = torch.randn(4, 5), torch.randn(4, 5), torch.randn(4), torch.randn(4)
+    counts = torch.tensor([0.5, 3.0, 12.0, 150.0])
+    for x_max in (10.0, 100.0):
+        assert torch.allclose(notebook.glove_weight(counts, x_max), glove_weight(counts, x_max))
+        assert torch.allclose(notebook.glove_loss(w, w_context, b, b_context, counts, x_max),
+                              glove_loss(w, w_context, b, b_context, counts, x_max))

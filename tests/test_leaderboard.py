@@ -32,29 +32,6 @@ def test_parameter_count_and_timing_of_minilm():
         leaderboard.parameter_count(object())
 
 
-def test_cached_artifact_builds_once_per_settings_and_trainer_code(tmp_path, monkeypatch):
-    monkeypatch.setenv("COURSE_CACHE", str(tmp_path))
-    calls = []
-
-    def build():
-        calls.append(1)
-        return {"weights": [1.0, 2.0]}
-
-    def trainer():
-        return "one way to train"
-
-    def edited_trainer():
-        return "another way to train"
-
-    first = leaderboard.cached_artifact("toy", {"steps": 3}, build, code=(trainer,))
-    again = leaderboard.cached_artifact("toy", {"steps": 3}, build, code=(trainer,))
-    other = leaderboard.cached_artifact("toy", {"steps": 4}, build, code=(trainer,))
-    assert first == again == other == {"weights": [1.0, 2.0]}
-    assert len(calls) == 2, "the same settings are read back, new settings build again"
-    leaderboard.cached_artifact("toy", {"steps": 3}, build, code=(edited_trainer,))
-    assert len(calls) == 3, "an artifact of other trainer code must not be served"
-
-
 def test_contrastive_head_row_counts_minilm_and_its_head():
     from helpers import contrastive
 

@@ -209,3 +209,34 @@ def test_solutions_pass_their_checks(gensim_model, load_solution):
     assert checks.check_analogy(solutions.solve_analogy, WordVectors.from_gensim(gensim_model.wv))
     assert not checks.check_discard_probability(lambda frequencies, t=1e-5: 1 - frequencies)
     assert checks.check_discard_probability(...) is False  # unanswered: a friendly note, no exception
+
+
+def test_notebook_01s_pieces_equal_helpers(notebook_definitions):
+    notebook = notebook_definitions("01_word2vec")
+    ids, docs = np.arange(500) % 37, np.repeat(np.arange(5), 100)
+    ours = notebook.skipgram_pairs(ids, docs, 5, np.random.default_rng(3))
+    theirs = skipgram_pairs(ids, docs, 5, np.random.default_rng(3))
+    for mine, reference in zip(ours, theirs, strict=True):
+        np.testing.assert_array_equal(mine, reference)
+    counts = np.array([500, 120, 40, 7, 5, 5])
+    np.testing.assert_allclose(notebook.noise_distribution(counts), noise_distribution(counts), rtol=1e-12)
+    assert torch.equal(notebook.unigram_table(counts), unigram_table(counts))
+
+    torch.manual_seed(0)
+    v, u, n = torch.randn(6, 8), torch.randn(6, 8), torch.randn(6, 3, 8)
+    assert torch.allclose(notebook.sgns_loss(v, u, n), sgns_loss(v, u, n), atol=1e-6)
+    for mine, reference in zip(notebook.sgns_gradients(v, u, n), sgns_gradients(v, u, n)[1:], strict=True):
+        assert torch.allclose(mine, reference, atol=1e-6)
+
+    # the notebook's SGD step equals the fused update, noise words equal to the context skipped
+    input_vectors, output_vectors = torch.randn(7, 8), torch.randn(7, 8)
+    centres, contexts = torch.tensor([0, 1, 1, 4]), torch.tensor([2, 3, 3, 0])
+    noise = torch.tensor([[5, 2, 6], [1, 3, 3], [0, 5, 6], [0, 2, 2]])
+    mine_in, mine_out = input_vectors.clone(), output_vectors.clone()
+    loss = notebook.sgns_step(mine_in, mine_out, centres, contexts, noise, 0.1)
+    weights = torch.cat([torch.ones(4, 1), (noise != contexts[:, None]).float()], 1)
+    scores = sgns_update(input_vectors, output_vectors, centres, torch.cat([contexts[:, None], noise], 1), weights, 0.1)
+    assert torch.allclose(mine_in, input_vectors, atol=1e-6) and torch.allclose(mine_out, output_vectors, atol=1e-6)
+    expected = -torch.nn.functional.logsigmoid(scores[:, 0]) - (
+        torch.nn.functional.logsigmoid(-scores[:, 1:]) * weights[:, 1:]).sum(-1)
+    assert loss == pytest.approx(float(expected.mean()), abs=1e-5)
