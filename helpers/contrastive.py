@@ -21,6 +21,7 @@ Everything a contrastive run needs, small enough for 2 CPU cores:
 from __future__ import annotations
 
 import functools
+import itertools
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -325,7 +326,7 @@ def train(head: ProjectionHead, query_features: torch.Tensor, passage_features: 
           loss: str = "info_nce", hard_negatives=None, no_duplicates: bool = False,
           matryoshka_dims=(32, 64, 128, 256, 384), dropout_views: bool = True,
           probe: RetrievalProbe | None = None, probe_every: int = 0, seed: int = 42,
-          progress: bool = False) -> pd.DataFrame:
+          steps: int | None = None, micro_batch: int | None = None, progress: bool = False) -> pd.DataFrame:
     """Train ``head`` with a contrastive loss; return one row per step: its loss, and every ``probe_every``
     steps (0: at the end only) the probe's nDCG@10, alignment and uniformity on held-out pairs.
 
@@ -333,9 +334,19 @@ def train(head: ProjectionHead, query_features: torch.Tensor, passage_features: 
     features twice and ``positive = arange(n)``: with ``dropout_views=True`` (train mode) the two encodings
     differ by their dropout masks; with ``False`` (eval mode) they are identical. ``loss`` is one of
     :data:`LOSSES`; ``hard_negatives`` (one passage index per query) adds a mined negative to each row.
+
+    ``steps``: stop after exactly this many optimizer steps, drawing as many epochs as that takes (``epochs``
+    is then ignored), so that batch sizes can be compared at a fixed number of steps. ``micro_batch``: cut
+    each batch into consecutive micro-batches of this many pairs and average the loss over the pairs, each
+    micro-batch with only its own in-batch negatives: what gradient accumulation computes, i.e. the same
+    pairs and steps as the full batch with fewer negatives (a micro-batch of one pair is left out).
     """
     if loss not in LOSSES:
         raise ValueError(f"Unknown loss {loss!r}; choose one of {LOSSES}.")
+    if steps is not None and steps < 1:
+        raise ValueError(f"steps must be a positive number of optimizer steps, got {steps}.")
+    if micro_batch is not None and micro_batch < 2:
+        raise ValueError(f"micro_batch must hold at least 2 pairs (one negative each), got {micro_batch}.")
     positive = torch.as_tensor(np.asarray(positive))
     if len(positive) != len(query_features):
         raise ValueError(f"Need one positive per query: {len(positive)} positives, {len(query_features)} queries.")
@@ -346,7 +357,10 @@ def train(head: ProjectionHead, query_features: torch.Tensor, passage_features: 
     rows = []
     head.train(dropout_views)
     with config.cpu_threads(1):  # a (64 x 384) step is too small to gain from a second thread
-        for epoch in config.progress_bar(range(epochs), desc="epochs", disable=not progress, leave=False):
+        epoch_numbers = range(epochs) if steps is None else itertools.count()
+        for epoch in config.progress_bar(epoch_numbers, desc="epochs", disable=not progress, leave=False):
+            if steps is not None and len(rows) == steps:
+                break
             if no_duplicates:
                 batches = no_duplicate_batches(positive.numpy(), batch_size, rng,
                                                None if negatives is None else negatives.numpy())
@@ -355,12 +369,22 @@ def train(head: ProjectionHead, query_features: torch.Tensor, passage_features: 
             for batch in batches:
                 if len(batch) < 2:  # a lone pair has no negative to learn from
                     continue
+                if steps is not None and len(rows) == steps:
+                    break
                 batch = torch.as_tensor(batch)
                 queries = head(query_features[batch])
                 docs = head(passage_features[positive[batch]])
                 mined = None if negatives is None else head(passage_features[negatives[batch]])
-                value = _batch_loss(loss, queries, docs, positive[batch], temperature, mined,
-                                    None if mined is None else negatives[batch], matryoshka_dims)
+                if micro_batch is None:
+                    value = _batch_loss(loss, queries, docs, positive[batch], temperature, mined,
+                                        None if mined is None else negatives[batch], matryoshka_dims)
+                else:  # gradient accumulation's loss: each micro-batch sees only its own negatives
+                    cuts = [slice(k, k + micro_batch) for k in range(0, len(batch), micro_batch) if len(batch) - k >= 2]
+                    sizes = [len(batch[cut]) for cut in cuts]
+                    value = sum(size * _batch_loss(loss, queries[cut], docs[cut], positive[batch[cut]], temperature,
+                                                   None if mined is None else mined[cut],
+                                                   None if mined is None else negatives[batch[cut]], matryoshka_dims)
+                                for cut, size in zip(cuts, sizes, strict=True)) / sum(sizes)
                 optimizer.zero_grad()
                 value.backward()
                 optimizer.step()

@@ -50,9 +50,10 @@ def deduplicated_info_nce(queries: torch.Tensor, docs: torch.Tensor, doc_ids, te
     """InfoNCE that never counts a copy of a query's own positive as a negative.
 
     ``doc_ids`` (batch,) names each paired document; a candidate whose id equals row i's positive id (other
-    than column i itself) is masked out of row i, so two queries that share one document are no longer
-    pushed away from it. ``hard_negative_ids`` (batch,) or (batch, k) does the same for mined negatives.
-    With all ids distinct this equals :func:`info_nce`.
+    than column i itself) is masked out of row i: a copy of a query's own document no longer takes a share of
+    the softmax, which would weaken (never reverse) the pull towards it (notebook 04, section 7).
+    ``hard_negative_ids`` (batch,) or (batch, k) does the same for mined negatives. With all ids distinct this
+    equals :func:`info_nce`.
     """
     doc_ids = torch.as_tensor(doc_ids, device=queries.device).reshape(-1)
     if len(doc_ids) != len(queries):

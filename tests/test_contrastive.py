@@ -141,6 +141,42 @@ def test_training_improves_held_out_retrieval(pairs, static):
         contrastive.train(head, *features, pairs.positive[:-1])
 
 
+def test_train_for_a_fixed_number_of_steps_and_with_micro_batches():
+    generator = torch.Generator().manual_seed(3)
+    queries, passages = torch.randn(40, 16, generator=generator), torch.randn(20, 16, generator=generator)
+    positive = np.arange(40) % 20
+
+    def run(**settings):
+        torch.manual_seed(0)
+        head = contrastive.ProjectionHead(16)
+        history = contrastive.train(head, queries, passages, positive, batch_size=8, **settings)
+        return history, head.linear.weight.detach().clone()
+
+    by_epochs, weight = run(epochs=6)  # 5 batches of 8 an epoch: 30 steps
+    by_steps, same_weight = run(steps=30, epochs=1)  # epochs is ignored when steps is given
+    assert by_steps.equals(by_epochs) and torch.equal(same_weight, weight)
+    seven = run(steps=7)[0]
+    assert len(seven) == 7 and seven["epoch"].tolist() == [0] * 5 + [1] * 2
+    assert seven["loss"].tolist() == by_epochs["loss"].head(7).tolist()
+    whole, whole_weight = run(epochs=2, micro_batch=8)  # one micro-batch per batch: the plain loss
+    assert np.allclose(whole["loss"], by_epochs["loss"].head(10), atol=1e-6)
+    assert torch.allclose(whole_weight, run(epochs=2)[1], atol=1e-6)
+
+    # Micro-batches of 3 (3 + 3 + 2 pairs): the pair-weighted mean of InfoNCE over each micro-batch alone, the
+    # loss gradient accumulation sees. Without dropout the first step's vectors are the features themselves.
+    micro = run(steps=1, micro_batch=3, dropout_views=False)[0]
+    batch = np.random.default_rng(42).permutation(40)[:8]  # train's first batch (seed 42)
+    parts = [batch[:3], batch[3:6], batch[6:]]
+    expected = sum(len(part) * info_nce(queries[part], passages[positive[part]]) for part in parts) / 8
+    assert micro["loss"].iloc[0] == pytest.approx(expected.item(), abs=1e-5)
+    full = run(steps=1, dropout_views=False)[0]
+    assert micro["loss"].iloc[0] < full["loss"].iloc[0], "fewer negatives per query: an easier loss"
+    with pytest.raises(ValueError, match="steps"):
+        run(steps=0)
+    with pytest.raises(ValueError, match="micro_batch"):
+        run(micro_batch=1)
+
+
 def test_solutions_pass_their_checks(capsys, load_solution):
     solutions = load_solution("04_contrastive_learning")
     assert exercises.check_info_nce(solutions.my_info_nce)

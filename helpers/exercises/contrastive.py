@@ -83,4 +83,5 @@ def check_false_negative_mask(my_mask) -> bool:
         return report(False, "Mark exactly the off-diagonal cells whose two doc ids are equal; leave the diagonal "
                              "(the true positive) unmarked.")
     found = int(expected.sum())
-    return report(True, f"Right: {found} cells of this real batch would have pushed a query away from its own passage.")
+    return report(True, f"Right: {found} cells of this real batch hold a copy of a query's own passage among its "
+                        "negatives: each one weakens the pull towards that passage (it never reverses it).")
