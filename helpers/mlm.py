@@ -161,13 +161,15 @@ def masked_accuracy(model: MaskedLM, tokenizer, rows: torch.Tensor, seed: int = 
     was_training = model.training
     model.eval()
     generator = torch.Generator().manual_seed(seed)
+    device = model.encoder.device
     correct = total = 0
     loss_sum = 0.0
     for start in range(0, len(rows), batch_size):
-        batch = rows[start : start + batch_size]
+        batch = rows[start : start + batch_size].cpu()  # masks drawn on the CPU: the same positions on any device
         corrupted, labels = mask_tokens(batch, special_tokens_mask(tokenizer, batch), tokenizer.mask_token_id,
                                         model.encoder.config.vocab_size, generator=generator)
-        loss, logits, targets = model(corrupted, torch.ones_like(batch), labels)
+        corrupted, labels = corrupted.to(device), labels.to(device)
+        loss, logits, targets = model(corrupted, torch.ones_like(corrupted), labels)
         correct += (logits.argmax(-1) == targets).sum().item()
         total += len(targets)
         loss_sum += loss.item() * len(targets)
@@ -230,7 +232,7 @@ def pretrain_mlm(tokenizer, train_rows: torch.Tensor, held_out_rows: torch.Tenso
 
 
 def _held_out_row(model: MaskedLM, tokenizer, held_out: torch.Tensor) -> dict:
-    scores = masked_accuracy(model, tokenizer, held_out.to(model.encoder.device))
+    scores = masked_accuracy(model, tokenizer, held_out)
     return {"heldout_loss": scores["loss"], "heldout_accuracy": scores["accuracy"]}
 
 
