@@ -135,7 +135,7 @@ def _write_gzip(path: Path, text: str) -> None:
     path.write_bytes(gzip.compress(text.encode(), mtime=0))  # mtime 0: the same text gives the same bytes
 
 
-def trained_value(kind: str, progress: bool = True) -> dict:
+def _trained_value(kind: str, progress: bool = True) -> dict:
     """The artifact of ``kind`` as stored (see :func:`save_files`), trained here if it is not committed."""
     def make() -> dict:
         vectors, log = train(kind, training_documents(), progress=progress)
@@ -153,7 +153,7 @@ def trained_vectors(kind: str = "sgns", progress: bool = True) -> word_vectors.W
     if kind not in ("sgns", "glove"):
         raise ValueError(f"trained_vectors(kind) takes 'sgns' or 'glove', not {kind!r}; gensim's run is stored as "
                          "its answers only: use gensim_answers().")
-    value = trained_value(kind, progress)
+    value = _trained_value(kind, progress)
     vectors = word_vectors.WordVectors(value["words"], value["vectors"])
     vectors.losses = value["losses"]
     return vectors
@@ -161,7 +161,7 @@ def trained_vectors(kind: str = "sgns", progress: bool = True) -> word_vectors.W
 
 def gensim_answers(progress: bool = True) -> dict:
     """gensim's answers on the benchmarks (see :func:`benchmark_answers`), with :data:`RECIPE`'s settings."""
-    return trained_value("gensim", progress)["answers"]
+    return _trained_value("gensim", progress)["answers"]
 
 
 def scores_from_answers(answers: dict) -> dict:

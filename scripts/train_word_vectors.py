@@ -1,4 +1,4 @@
-"""Train notebook 01's word vectors on the whole offline corpus and commit them (seeded; ≈ 15 min on 2 cores).
+"""Train notebook 01's word vectors on the whole offline corpus and commit them (seeded; ≈ 11 min on 2 cores).
 
     python scripts/train_word_vectors.py                 # all three: sgns, gensim, glove
     python scripts/train_word_vectors.py sgns glove      # some of them
