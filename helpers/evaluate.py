@@ -386,13 +386,19 @@ def _result(model, split: str, tasks) -> pd.DataFrame:
     return mini_mteb(model, split=split, tasks=tasks)
 
 
+def verdict(low: float, high: float) -> str:
+    """How the course reads a paired 95% interval of a difference A - B: "A beats B" only when it lies above 0,
+    "B beats A" below 0, else "no measurable difference"."""
+    return "A beats B" if low > 0 else "B beats A" if high < 0 else "no measurable difference"
+
+
 def compare(model_a, model_b, split: str = "test", tasks: list[str] | None = None) -> pd.DataFrame:
     """Paired comparison of two models on the suite: per task and for the average, both scores, the
     difference (a - b) and its 95% paired bootstrap interval (the same resampled units for both).
 
     ``model_a`` and ``model_b`` are Embedders or results of :func:`mini_mteb` on the same split and tasks.
-    Columns ``score_a``, ``score_b``, ``difference``, ``ci_low``, ``ci_high`` and ``verdict``: "A beats B"
-    only when the interval lies above 0, "B beats A" below 0, else "no measurable difference".
+    Columns ``score_a``, ``score_b``, ``difference``, ``ci_low``, ``ci_high`` and ``verdict`` (see
+    :func:`verdict`).
     """
     data.check_split(split)
     a, b = _result(model_a, split, tasks), _result(model_b, split, tasks)
@@ -402,9 +408,8 @@ def compare(model_a, model_b, split: str = "test", tasks: list[str] | None = Non
     for name in a.index:
         difference = a.loc[name, "score"] - b.loc[name, "score"]
         low, high = interval(a.attrs["replicates"][name] - b.attrs["replicates"][name], difference)
-        verdict = "A beats B" if low > 0 else "B beats A" if high < 0 else "no measurable difference"
         rows.append({"task": name, "score_a": a.loc[name, "score"], "score_b": b.loc[name, "score"],
-                     "difference": difference, "ci_low": low, "ci_high": high, "verdict": verdict})
+                     "difference": difference, "ci_low": low, "ci_high": high, "verdict": verdict(low, high)})
     frame = pd.DataFrame(rows).set_index("task")
     frame.attrs.update(model_a=a.attrs["model"], model_b=b.attrs["model"], split=split)
     return frame
