@@ -49,3 +49,14 @@ WRONG_ANSWERS = {"returns a string": lambda *args, **kwargs: "oops", "raises": _
 def test_every_check_reports_a_wrong_answer_and_never_raises(name, check, answer, capsys):
     assert check(WRONG_ANSWERS[answer], *_extra_arguments(name)) is False
     assert "❌" in capsys.readouterr().out
+
+
+def _unanswered_stub(*args):
+    ...  # your code
+
+
+@pytest.mark.parametrize("answer", [..., None, _unanswered_stub], ids=["ellipsis", "none", "function stub"])
+@pytest.mark.parametrize(("name", "check"), list(_checks()), ids=[name for name, _ in _checks()])
+def test_every_check_says_an_unwritten_answer_is_not_answered_yet(name, check, answer, capsys):
+    assert check(answer, *_extra_arguments(name)) is False
+    assert capsys.readouterr().out.startswith("⏳ Not answered yet")

@@ -14,10 +14,15 @@ def report(ok: bool, message: str) -> bool:
     return ok
 
 
+def _unwritten(*args): ...
+
+
 def not_done(answer) -> bool:
     """True (and a friendly note) when the learner has not written an answer yet: the answer, or what the
-    learner's function returned, is ``None`` or ``...``."""
-    if answer is None or answer is Ellipsis:
+    learner's function returned, is ``None`` or ``...``, or the answer is a function whose body is still the
+    exercise cell's ``...`` (its bytecode is that of an empty function)."""
+    code = getattr(answer, "__code__", None)
+    if answer is None or answer is Ellipsis or (code is not None and code.co_code == _unwritten.__code__.co_code):
         print("⏳ Not answered yet: replace the `...` with your answer and run the cell again.")
         return True
     return False
