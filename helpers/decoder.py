@@ -268,13 +268,10 @@ class ScratchDecoderEmbedder(Embedder):
         self.name = name or f"scratch Llama ({pooling} pooling)"
 
     def embed_batch(self, texts):
-        room = self.max_length - int(self.pooling == "last")
-        ids = self.tokenizer(texts, truncation=True, max_length=room)["input_ids"]
-        if self.pooling == "last":
-            ids = [row + [self.tokenizer.eos_token_id] for row in ids]
-        batch = self.tokenizer.pad({"input_ids": ids}, return_tensors="pt").to(self.model.device)
-        hidden = self.model(batch["input_ids"], batch["attention_mask"], bidirectional=self.bidirectional)
-        return pool(hidden, batch["attention_mask"], self.pooling)
+        batch = tokenize_with_span(self.tokenizer, texts, TEXT, self.max_length, append_eos=self.pooling == "last")
+        mask = batch["attention_mask"].to(self.model.device)
+        hidden = self.model(batch["input_ids"].to(self.model.device), mask, bidirectional=self.bidirectional)
+        return pool(hidden, mask, self.pooling)
 
     def code(self):
         return (sys.modules[__name__], sys.modules[pool.__module__])  # the from-scratch Llama, the pooling
@@ -285,8 +282,75 @@ class ScratchDecoderEmbedder(Embedder):
                 "padding_side": self.tokenizer.padding_side}
 
 
+TEXT = "{text}"  # where a template puts the text
+# PromptEOL (Jiang et al. 2023): ask for a one-word summary and read the state that would predict it.
+PROMPT_EOL = 'This sentence : "{text}" means in one word:"'
+
+
+def template_pieces(template: str) -> list[str]:
+    """Split a template into literal pieces and ``{text}`` slots, in order."""
+    if TEXT not in template:
+        raise ValueError(f"A template needs at least one '{TEXT}', where the text goes; got {template!r}.")
+    pieces = []
+    for k, literal in enumerate(template.split(TEXT)):
+        if k:
+            pieces.append(TEXT)
+        if literal:
+            pieces.append(literal)
+    return pieces
+
+
+def tokenize_with_span(tokenizer, texts: list[str], template: str | list[str], max_length: int = 256,
+                       append_eos: bool = False) -> dict[str, torch.Tensor]:
+    """Token ids, attention mask and ``span_mask`` (1 on the tokens of the last copy of the text).
+
+    Each piece is tokenised on its own and the ids concatenated, so the span is known exactly; a space that
+    ends a literal piece is moved to the front of the following text (as the tokenizer would have it). Only
+    the text is truncated, never the template's own words: each copy of the text gets the same number of
+    tokens so that the whole, EOS included when ``append_eos``, fits ``max_length``. ``template`` may also be a
+    list, one template per text (notebook 09: each query keeps as many in-context examples as fit).
+    """
+    templates = [template] * len(texts) if isinstance(template, str) else list(template)
+    if len(templates) != len(texts):
+        raise ValueError(f"Got {len(templates)} templates for {len(texts)} texts: pass one template, or one per text.")
+    literal_ids: dict[str, list[int]] = {}
+    rows, spans = [], []
+    for text, row_template in zip(texts, templates, strict=True):
+        pieces = template_pieces(row_template)
+        for piece in pieces:
+            if piece != TEXT and piece not in literal_ids:
+                literal_ids[piece] = tokenizer(piece.rstrip(" "), add_special_tokens=False)["input_ids"]
+        overhead = sum(len(literal_ids[p]) for p in pieces if p != TEXT) + int(append_eos)
+        room = (max_length - overhead) // pieces.count(TEXT)
+        if room < 1:
+            raise ValueError(f"max_length={max_length} leaves no room for the text in template {row_template!r}.")
+        ids, span, previous = [], [], ""
+        for piece in pieces:
+            if piece == TEXT:
+                spaced = " " + text if previous.endswith(" ") else text
+                piece_ids = tokenizer(spaced, add_special_tokens=False, truncation=True, max_length=room)["input_ids"]
+                span = [len(ids), len(ids) + len(piece_ids)]
+            else:
+                piece_ids = literal_ids[piece]
+            ids += piece_ids
+            previous = piece
+        if append_eos:
+            ids.append(tokenizer.eos_token_id)
+        rows.append(ids)
+        spans.append(span)
+    batch = tokenizer.pad({"input_ids": rows}, return_tensors="pt")
+    span_mask = torch.zeros_like(batch["attention_mask"])
+    offset = batch["attention_mask"].argmax(dim=1)  # first real position: 0 under right padding
+    for row, (start, end) in enumerate(spans):
+        span_mask[row, offset[row] + start: offset[row] + end] = 1
+    return {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"], "span_mask": span_mask}
+
+
 class DecoderEmbedder(TransformerEmbedder):
     """A transformers decoder as an Embedder, with the course's decoder switches (notebooks 05 and 07).
+
+    ``template`` wraps each text (PromptEOL's :data:`PROMPT_EOL`, echo's templates): the text is truncated, never
+    the template; last-token pooling reads the final token, every other pooling the text's tokens only.
 
     ``bidirectional=True`` reads the text with a padding-only mask (LLM2Vec, :mod:`helpers.llm2vec`);
     ``layer`` pools the states after that layer (0 = the embedding output, ``None`` = the last layer, normed).
@@ -305,7 +369,24 @@ class DecoderEmbedder(TransformerEmbedder):
         self.bidirectional, self.layer = bidirectional, layer
 
     def code(self):
-        return (*super().code(), sys.modules[hidden_states.__module__], normed_layer)
+        return (*super().code(), sys.modules[hidden_states.__module__], normed_layer, tokenize_with_span,
+                template_pieces)
+
+    def tokenize(self, texts):
+        # Through the template piece by piece: only the text is truncated, and span_mask marks its tokens.
+        batch = tokenize_with_span(self.tokenizer, texts, self.template, self.max_length, self.append_eos)
+        return {key: value.to(self.model.device) for key, value in batch.items()}
+
+    def pooled_mask(self, batch: dict) -> torch.Tensor:
+        """The tokens pooled: for last-token pooling all of them (it reads the final one: EOS when appended, a
+        prompt's last word), for every other pooling the text's own (never the template's: echo's first copy,
+        an instruction)."""
+        return batch["attention_mask"] if self.pooling == "last" else batch["span_mask"]
+
+    def embed_batch(self, texts):
+        batch = self.tokenize(texts)
+        hidden = self.hidden_states(batch["input_ids"], batch["attention_mask"])
+        return pool(hidden, self.pooled_mask(batch), self.pooling)
 
     def hidden_states(self, input_ids, attention_mask):
         if self.layer is None:
@@ -329,7 +410,7 @@ def normed_layer(model, states, layer: int) -> torch.Tensor:
 
 def smollm2_embedder(pooling: str = "mean", max_length: int = 256, template: str = "{text}", echo: bool | str = False,
                      bidirectional: bool = False, layer: int | None = None, model=None,
-                     name: str | None = None) -> DecoderEmbedder:
+                     name: str | None = None, append_eos: bool | None = None) -> DecoderEmbedder:
     """SmolLM2-135M-Instruct (transformers, offline from its GGUF package) as an Embedder (notebooks 05-07).
 
     * ``pooling``: ``"mean"``, ``"last"`` (appends the EOS token and reads its state, as E5-mistral does),
@@ -340,6 +421,8 @@ def smollm2_embedder(pooling: str = "mean", max_length: int = 256, template: str
     * ``bidirectional``: a padding-only attention mask instead of the causal one (LLM2Vec, :mod:`helpers.llm2vec`).
     * ``layer``: pool the states after this layer (0 = embeddings, ``None`` = the last layer).
     * ``model``: another ``LlamaForCausalLM`` with SmolLM2's tokenizer (e.g. an LLM2Vec-trained copy).
+    * ``template``: a prompt around the text, e.g. :data:`PROMPT_EOL` with ``pooling="last", append_eos=False``
+      (PromptEOL reads the prompt's final token, not an EOS); ``append_eos`` defaults to ``pooling == "last"``.
     """
     from helpers.models import load_smollm2
 
@@ -349,14 +432,22 @@ def smollm2_embedder(pooling: str = "mean", max_length: int = 256, template: str
     if echo:
         from helpers.echo import EchoEmbedder  # echo builds on this module: imported when asked for
 
-        if template != "{text}" or layer is not None:
-            raise ValueError("echo=... builds its own template and reads the last layer: leave template and layer.")
+        if template != "{text}" or layer is not None or append_eos is not None:
+            raise ValueError("echo=... builds its own template, reads the last layer and appends EOS for last-token "
+                             "pooling: leave template, layer and append_eos.")
         variant = "echo" if echo is True else echo
         return EchoEmbedder(tokenizer, model, pooling=pooling, max_length=2 * max_length, echo=variant,
                             bidirectional=bidirectional, name=name or f"SmolLM2-135M {variant} {pooling}{suffix}")
-    return DecoderEmbedder(tokenizer, model, pooling=pooling, max_length=max_length, append_eos=pooling == "last",
+    append_eos = pooling == "last" if append_eos is None else append_eos
+    return DecoderEmbedder(tokenizer, model, pooling=pooling, max_length=max_length, append_eos=append_eos,
                            template=template, bidirectional=bidirectional, layer=layer,
                            name=name or f"SmolLM2-135M {pooling}{suffix}")
+
+
+def prompteol_embedder() -> DecoderEmbedder:
+    """SmolLM2 reading each text inside PromptEOL's prompt (:data:`PROMPT_EOL`), pooled at the prompt's final
+    token, the state that would predict the one-word summary (notebook 05)."""
+    return smollm2_embedder("last", template=PROMPT_EOL, append_eos=False, name="SmolLM2-135M PromptEOL")
 
 
 class LayerPoolingSweep:

@@ -3,8 +3,8 @@
 Under a causal mask, token i of a text never sees the tokens after it, so a mean over the text's tokens
 mixes states that saw only a prefix. Writing the text twice lets every token of the second copy attend to
 the whole first copy. :data:`ECHO_TEMPLATES` holds the paper's zero-shot template and the ablations;
-:func:`tokenize_with_span` builds the token ids and the *span mask* (1 on the pooled copy only);
-:class:`EchoEmbedder` turns that into an :class:`~helpers.embed.Embedder`.
+:class:`EchoEmbedder` reads a text through one of them (:func:`helpers.decoder.tokenize_with_span` builds the
+token ids and the *span mask*, 1 on the pooled copy only).
 
 :func:`shared_prefix_triples` is this course's own small controlled test (hand-written sentences): in each
 triple the negative shares the query's first half word for word and differs in meaning later, the positive
@@ -16,12 +16,8 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-import torch
 
 from helpers.decoder import DecoderEmbedder, Llama
-from helpers.pooling import pool
-
-TEXT = "{text}"
 
 # name: template; the *last* {text} is the copy that is pooled.
 ECHO_TEMPLATES = {
@@ -30,59 +26,6 @@ ECHO_TEMPLATES = {
     "repeat": "{text} {text}",  # ablation: the text twice, no instruction
     "prompt_only": "Rewrite the sentence: {text}",  # ablation: the instruction, the text once
 }
-
-
-def template_pieces(template: str) -> list[str]:
-    """Split a template into literal pieces and ``{text}`` slots, in order."""
-    if TEXT not in template:
-        raise ValueError(f"An echo template needs at least one '{TEXT}'; got {template!r}.")
-    pieces = []
-    for k, literal in enumerate(template.split(TEXT)):
-        if k:
-            pieces.append(TEXT)
-        if literal:
-            pieces.append(literal)
-    return pieces
-
-
-def tokenize_with_span(tokenizer, texts: list[str], template: str, max_length: int = 256,
-                       append_eos: bool = False) -> dict[str, torch.Tensor]:
-    """Token ids, attention mask and ``span_mask`` (1 on the tokens of the last copy, and on EOS if appended).
-
-    Each piece is tokenised on its own and the ids concatenated, so the pooled span is known exactly; a
-    space that ends a literal piece is moved to the front of the following text (as the tokenizer would
-    have it). Each copy of the text is truncated to the same number of tokens so the whole fits ``max_length``.
-    """
-    pieces = template_pieces(template)
-    copies = pieces.count(TEXT)
-    literal_ids = {p: tokenizer(p.rstrip(" "), add_special_tokens=False)["input_ids"] for p in pieces if p != TEXT}
-    overhead = sum(len(literal_ids[p]) for p in pieces if p != TEXT) + int(append_eos)
-    room = (max_length - overhead) // copies
-    if room < 1:
-        raise ValueError(f"max_length={max_length} leaves no room for the text in template {template!r}.")
-    rows, spans = [], []
-    for text in texts:
-        ids, span, previous = [], [], ""
-        for piece in pieces:
-            if piece == TEXT:
-                spaced = " " + text if previous.endswith(" ") else text
-                piece_ids = tokenizer(spaced, add_special_tokens=False, truncation=True, max_length=room)["input_ids"]
-                span = [len(ids), len(ids) + len(piece_ids)]
-            else:
-                piece_ids = literal_ids[piece]
-            ids += piece_ids
-            previous = piece
-        if append_eos:
-            ids.append(tokenizer.eos_token_id)
-            span[1] += 1
-        rows.append(ids)
-        spans.append(span)
-    batch = tokenizer.pad({"input_ids": rows}, return_tensors="pt")
-    span_mask = torch.zeros_like(batch["attention_mask"])
-    offset = batch["attention_mask"].argmax(dim=1)  # first real position: 0 under right padding
-    for row, (start, end) in enumerate(spans):
-        span_mask[row, offset[row] + start: offset[row] + end] = 1
-    return {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"], "span_mask": span_mask}
 
 
 class EchoEmbedder(DecoderEmbedder):
@@ -102,19 +45,10 @@ class EchoEmbedder(DecoderEmbedder):
                          template=ECHO_TEMPLATES[echo], bidirectional=bidirectional,
                          name=name or f"SmolLM2-135M {echo} {pooling}")
 
-    def tokenize(self, texts):
-        batch = tokenize_with_span(self.tokenizer, texts, self.template, self.max_length, self.append_eos)
-        return {key: value.to(self.model.device) for key, value in batch.items()}
-
     def hidden_states(self, input_ids, attention_mask):
         if self.scratch:
             return self.model(input_ids, attention_mask, bidirectional=self.bidirectional)
         return super().hidden_states(input_ids, attention_mask)
-
-    def embed_batch(self, texts):
-        batch = self.tokenize(texts)
-        hidden = self.hidden_states(batch["input_ids"], batch["attention_mask"])
-        return pool(hidden, batch["span_mask"], self.pooling)
 
     def code(self):
         return (*super().code(), sys.modules[__name__], sys.modules[Llama.__module__])  # templates; scratch model

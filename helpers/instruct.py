@@ -4,11 +4,14 @@
 * Queries carry a task instruction, documents do not (E5-mistral, GTE-Qwen): :func:`format_query` writes
   ``Instruct: {task}\\nQuery: {text}``; :func:`icl_query` writes BGE-EN-ICL's query with k in-context examples.
 * :class:`InstructEmbedder` is a SmolLM2 :class:`helpers.decoder.DecoderEmbedder` that formats every text it
-  embeds as a query (``instruction=None`` leaves texts plain: the document side).
+  embeds as a query (``instruction=None`` leaves texts plain: the document side) and pools the text's own tokens
+  only, as LLM2Vec, NV-Embed and GTE do: the instruction and any examples condition them through attention but
+  are not averaged in (the span mask of :func:`helpers.decoder.tokenize_with_span`).
 * :func:`instructed_mini_mteb` runs the offline mini-MTEB with one instruction per task: retrieval queries and the
   texts of symmetric tasks instructed, retrieval documents plain (through :meth:`InstructEmbedder.for_task`).
 * :func:`train_contrastive` fine-tunes the top layers of SmolLM2 with :func:`helpers.losses.info_nce`
-  (in-batch and hard negatives); the frozen lower layers run once per text (:class:`FrozenBottom`), so a step
+  (in-batch and hard negatives) on (instruction, query) pairs; the frozen lower layers run once per text
+  (:class:`FrozenBottom`, which keeps each text's pooled span too), so a step
   costs the top layers only; :func:`save_tuned` / :func:`load_tuned` store and restore the result, and
   :func:`tuned_embedder` rebuilds it when missing, so notebook 09 (and the capstone) can run on their own.
 """
@@ -26,7 +29,7 @@ import pandas as pd
 import torch
 
 from helpers import cache, config
-from helpers.decoder import DecoderEmbedder
+from helpers.decoder import TEXT, DecoderEmbedder, tokenize_with_span
 from helpers.evaluate import mini_mteb
 from helpers.losses import info_nce
 
@@ -66,7 +69,9 @@ class InstructEmbedder(DecoderEmbedder):
 
     ``examples`` (a sequence of (query, response) pairs, possibly empty) switch to BGE-EN-ICL's in-context
     format (:func:`icl_query`); ``None`` keeps E5-mistral's format.
-    Pooling ``"last"`` appends EOS (E5-mistral); ``bidirectional=True`` drops the causal mask (GTE-Qwen).
+    Pooling reads the text's own tokens: mean pooling averages the text only, never the instruction or the
+    examples (LLM2Vec, NV-Embed, GTE); ``"last"`` appends EOS and reads it (E5-mistral, BGE-EN-ICL).
+    ``bidirectional=True`` drops the causal mask (GTE-Qwen).
     """
 
     def __init__(self, tokenizer, model, instruction: str | None = None, examples=None, pooling: str = "last",
@@ -76,40 +81,48 @@ class InstructEmbedder(DecoderEmbedder):
                          bidirectional=bidirectional, name=name or f"SmolLM2-135M instruct {pooling}")
         if examples is not None and instruction is None:
             raise ValueError("In-context examples need an instruction: pass instruction='...'.")
+        written = [instruction or "", *(part for pair in examples or () for part in pair)]
+        if any(TEXT in part for part in written):
+            raise ValueError(f"An instruction or example contains {TEXT!r}, the slot where the text goes: reword it.")
         self.instruction = instruction
         self.examples = None if examples is None else tuple(tuple(pair) for pair in examples)
         self.task_instructions = task_instructions
         self.task_examples = None if task_examples is None else tuple(tuple(pair) for pair in task_examples)
 
-    def format(self, text: str) -> str:
+    def query_template(self, text: str) -> str:
+        """What the model reads for ``text``, with ``{text}`` where the text goes (the pooled span)."""
         if self.instruction is None:
-            return text
+            return TEXT
         if self.examples is not None:
-            return icl_query(self.instruction, text, self.examples)
-        return format_query(self.instruction, text)
+            return icl_query(self.instruction, TEXT, self.examples[: self.examples_kept(text)])
+        return format_query(self.instruction, TEXT)
+
+    def format(self, text: str) -> str:
+        """The query written out in full."""
+        return self.query_template(text).replace(TEXT, text)
+
+    def _length(self, text: str, template: str) -> int:
+        return int(tokenize_with_span(self.tokenizer, [text], template, 10**9, self.append_eos)["attention_mask"].sum())
 
     def examples_kept(self, text: str) -> int:
         """How many of the in-context examples fit in the window with ``text``: the first k whose query,
         written out in full, has at most ``max_length`` tokens (EOS included). 0 when even one does not fit."""
         if not self.examples:
             return 0
-        room = self.max_length - int(self.append_eos)
         for k in range(len(self.examples), 0, -1):
-            query = icl_query(self.instruction, text, self.examples[:k])
-            if len(self.tokenizer(query, add_special_tokens=True)["input_ids"]) <= room:
+            if self._length(text, icl_query(self.instruction, TEXT, self.examples[:k])) <= self.max_length:
                 return k
         return 0
 
     def tokenize(self, texts):
-        # Truncation keeps the start. An instruction is short, so a text loses its tail, never the instruction.
-        # In-context examples can fill the window, and right truncation would then cut the real query off (every
-        # query the same vector). So when the window is short, whole examples are dropped from the end of the list,
-        # never the query (BGE-EN-ICL's own code instead truncates the query alone and lengthens the window for the
-        # examples; ours stays at max_length). Each query is tokenized written out in full, with the k that fit.
-        if not self.examples:
-            return super().tokenize([self.format(t) for t in texts])
-        return super().tokenize([icl_query(self.instruction, t, self.examples[: self.examples_kept(t)])
-                                 for t in texts])
+        # Truncation shortens the text only: an instruction is short, so a text loses its tail, never the
+        # instruction. In-context examples can fill the window, and cutting on the right would then cut the real
+        # query off (every query the same vector). So when the window is short, whole examples are dropped from the
+        # end of the list, never the query (BGE-EN-ICL's own code instead lengthens its window for the examples;
+        # ours stays at max_length). span_mask marks the text's tokens: the ones mean pooling reads.
+        batch = tokenize_with_span(self.tokenizer, texts, [self.query_template(t) for t in texts], self.max_length,
+                                   self.append_eos)
+        return {key: value.to(self.model.device) for key, value in batch.items()}
 
     def with_instruction(self, instruction: str | None, examples=None) -> InstructEmbedder:
         """The same model and pooling with another instruction (or none: the document side)."""
@@ -132,7 +145,7 @@ class InstructEmbedder(DecoderEmbedder):
         return self.with_instruction(instruction, None if instruction is None else self.task_examples)
 
     def code(self):
-        return (*super().code(), sys.modules[__name__])  # query formats and pooling span
+        return (*super().code(), sys.modules[__name__])  # query formats
 
     def settings(self):
         return {**super().settings(), "instruction": self.instruction, "examples": self.examples}
@@ -166,11 +179,12 @@ def trainable_copy(model, train_layers: int):
     return tuned
 
 
-def training_triples(examples: list[dict], negative: str = "hard_negative") -> list[tuple[str, str, str]]:
-    """(instructed query, positive, hard negative) from :func:`helpers.synthetic.load_synthetic` examples."""
+def training_triples(examples: list[dict], negative: str = "hard_negative") -> list[tuple[tuple[str, str], str, str]]:
+    """((instruction, query), positive, hard negative) from :func:`helpers.synthetic.load_synthetic` examples:
+    the query is read as :func:`format_query` writes it and pooled over its own tokens."""
     if negative not in ("hard_negative", "window_negative"):
         raise ValueError("negative must be 'hard_negative' (the generator's) or 'window_negative' (SFR's).")
-    return [(format_query(e["task"], e["query"]), e["positive"], e[negative]) for e in examples]
+    return [((e["task"], e["query"]), e["positive"], e[negative]) for e in examples]
 
 
 def embed_with_grad(embedder: DecoderEmbedder, texts: list[str]) -> torch.Tensor:
@@ -179,7 +193,7 @@ def embed_with_grad(embedder: DecoderEmbedder, texts: list[str]) -> torch.Tensor
 
     batch = embedder.tokenize(texts)
     hidden = embedder.hidden_states(batch["input_ids"], batch["attention_mask"])
-    return pool(hidden, batch["attention_mask"], embedder.pooling)
+    return pool(hidden, embedder.pooled_mask(batch), embedder.pooling)
 
 
 def run_layers(model, states: torch.Tensor, attention_mask: torch.Tensor, layers, bidirectional: bool = False):
@@ -207,45 +221,54 @@ class FrozenBottom:
     """The states that the frozen lower layers give each text, computed once (no gradients) and kept.
 
     Only the top ``train_layers`` layers are trained, so the layers below give every text the same states at
-    every step: storing them makes a training step cost the top layers only. ``batch`` pads stored states
-    (on the tokenizer's padding side) for the top layers; rotary positions are relative, so the padding of
-    another batch does not change the result.
+    every step: storing them makes a training step cost the top layers only. An item is a plain text or an
+    ``(instruction, text)`` pair, read as ``embedder.with_instruction(instruction)`` reads the text; each item
+    keeps its pooled span too. ``batch`` pads stored states (on the tokenizer's padding side) for the top
+    layers; rotary positions are relative, so the padding of another batch does not change the result.
     """
 
-    def __init__(self, embedder: DecoderEmbedder, texts, first_trained: int, batch_size: int = 16):
+    def __init__(self, embedder: DecoderEmbedder, items, first_trained: int, batch_size: int = 16):
         base = getattr(embedder.model, "model", embedder.model)
         self.embedder, self.first = embedder, first_trained
         self.left = embedder.tokenizer.padding_side == "left"
-        self.states: dict[str, torch.Tensor] = {}
-        unique = list(dict.fromkeys(texts))
+        self.states: dict = {}
+        self.spans: dict = {}
+        by_instruction: dict[str | None, list] = {}
+        for item in dict.fromkeys(items):
+            by_instruction.setdefault(item[0] if isinstance(item, tuple) else None, []).append(item)
         with torch.inference_mode():
-            for start in range(0, len(unique), batch_size):
-                chunk = unique[start : start + batch_size]
-                batch = embedder.tokenize(chunk)
-                mask = batch["attention_mask"]
-                states = run_layers(embedder.model, base.embed_tokens(batch["input_ids"]), mask,
-                                    base.layers[:first_trained], embedder.bidirectional)
-                for text, row, keep in zip(chunk, states, mask.bool(), strict=True):
-                    self.states[text] = row[keep].clone()
+            for instruction, group in by_instruction.items():
+                reader = embedder if instruction is None else embedder.with_instruction(instruction)
+                for start in range(0, len(group), batch_size):
+                    chunk = group[start : start + batch_size]
+                    batch = reader.tokenize([item[1] if isinstance(item, tuple) else item for item in chunk])
+                    mask = batch["attention_mask"]
+                    states = run_layers(embedder.model, base.embed_tokens(batch["input_ids"]), mask,
+                                        base.layers[:first_trained], embedder.bidirectional)
+                    for item, row, keep, span in zip(chunk, states, mask.bool(), embedder.pooled_mask(batch),
+                                                     strict=True):
+                        self.states[item], self.spans[item] = row[keep].clone(), span[keep].clone()
 
-    def batch(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        rows = [self.states[t] for t in texts]
+    def batch(self, items: list) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Stored states, attention mask and pooled span of ``items``, padded to one width."""
+        rows = [self.states[item] for item in items]
         width = max(len(r) for r in rows)
         states = torch.zeros(len(rows), width, rows[0].shape[-1], dtype=rows[0].dtype, device=rows[0].device)
         mask = torch.zeros(len(rows), width, dtype=torch.long, device=rows[0].device)
-        for k, row in enumerate(rows):
-            span = slice(width - len(row), width) if self.left else slice(0, len(row))
-            states[k, span], mask[k, span] = row, 1
-        return states, mask
+        spans = torch.zeros_like(mask)
+        for k, (item, row) in enumerate(zip(items, rows, strict=True)):
+            place = slice(width - len(row), width) if self.left else slice(0, len(row))
+            states[k, place], mask[k, place], spans[k, place] = row, 1, self.spans[item]
+        return states, mask, spans
 
-    def embed_with_grad(self, texts: list[str]) -> torch.Tensor:
+    def embed_with_grad(self, items: list) -> torch.Tensor:
         """Pooled vectors of the top layers (trainable) on the stored states."""
         from helpers.pooling import pool
 
         base = getattr(self.embedder.model, "model", self.embedder.model)
-        states, mask = self.batch(texts)
+        states, mask, spans = self.batch(items)
         hidden = run_layers(self.embedder.model, states, mask, base.layers[self.first :], self.embedder.bidirectional)
-        return pool(base.norm(hidden), mask, self.embedder.pooling)
+        return pool(base.norm(hidden), spans, self.embedder.pooling)
 
 
 def train_contrastive(tokenizer, model, triples, pooling: str = "last", bidirectional: bool = False,
@@ -254,7 +277,8 @@ def train_contrastive(tokenizer, model, triples, pooling: str = "last", bidirect
     """Fine-tune a copy of ``model`` on (query, positive, hard negative) triples with InfoNCE.
 
     Each step: ``batch_size`` queries; every query must pick its positive among all positives of the batch
-    (in-batch negatives) and all hard negatives. Queries are already instructed; documents are plain.
+    (in-batch negatives) and all hard negatives. A query is an ``(instruction, text)`` pair (formatted by
+    :func:`format_query`, pooled over the text) or a plain text; documents are plain.
     The frozen lower layers run once per text (:class:`FrozenBottom`); each step runs the top layers only.
     Returns ``(tuned_model, losses)``; ``model`` itself is not changed.
     """
@@ -262,8 +286,7 @@ def train_contrastive(tokenizer, model, triples, pooling: str = "last", bidirect
         raise ValueError(f"Need at least batch_size={batch_size} triples, got {len(triples)}.")
     config.seed_everything(seed)
     tuned = trainable_copy(model, train_layers).train()
-    embedder = DecoderEmbedder(tokenizer, tuned, pooling=pooling, max_length=max_length,
-                               append_eos=pooling == "last", bidirectional=bidirectional)
+    embedder = InstructEmbedder(tokenizer, tuned, pooling=pooling, max_length=max_length, bidirectional=bidirectional)
     n_layers = len(getattr(tuned, "model", tuned).layers)
     bottom = FrozenBottom(embedder, [text for triple in triples for text in triple], n_layers - train_layers)
     optimiser = torch.optim.AdamW([p for p in tuned.parameters() if p.requires_grad], lr=lr)

@@ -23,7 +23,7 @@ import pandas as pd
 import torch
 
 from helpers import config, data
-from helpers.decoder import smollm2_embedder
+from helpers.decoder import prompteol_embedder, smollm2_embedder
 from helpers.embed import Embedder, SentenceTransformerEmbedder, TransformerEmbedder, minilm_embedder
 from helpers.evaluate import mini_mteb
 from helpers.grit import GRIT_RECIPE
@@ -144,6 +144,8 @@ REGISTRY: tuple[Entry, ...] = (
     Entry("SmolLM2 mean", "05", "decoder LLM", "none (next-token pre-training only)", **_pooling("mean")),
     Entry("SmolLM2 last token", "05", "decoder LLM", "none", **_pooling("last")),
     Entry("SmolLM2 weighted mean", "05", "decoder LLM", "none", **_pooling("weighted_mean")),
+    Entry("SmolLM2 PromptEOL", "05", "decoder LLM", "none (a prompt asks for the text in one word)",
+          prompteol_embedder),
     Entry("SmolLM2 echo mean", "06", "decoder LLM", "none (text read twice)",
           lambda: smollm2_embedder("mean", echo=True)),
     Entry("SmolLM2 bidirectional", "07", "decoder LLM", "none (mask removed)",

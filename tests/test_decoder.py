@@ -74,6 +74,23 @@ def test_scratch_embedder_equals_smollm2_embedder(models):
         assert np.abs(ours.encode(TEXTS) - theirs.encode(TEXTS)).max() < 1e-4
 
 
+def test_prompteol_reads_the_prompts_last_token(models):
+    tokenizer, reference = load_smollm2()
+    texts = ["Markets fell sharply on Monday", " ".join(["word"] * 400)]  # the second must be truncated
+    embedder = smollm2_embedder("last", template=decoder.PROMPT_EOL, append_eos=False, max_length=64)
+    embedder.cache = False
+    ours = embedder.encode(texts)
+    ids = tokenizer(decoder.PROMPT_EOL.format(text=texts[0]), return_tensors="pt")["input_ids"]
+    with torch.inference_mode():
+        state = reference.model(input_ids=ids).last_hidden_state[0, -1]  # the closing quote's state
+    assert np.abs(ours[0] - (state / state.norm()).numpy()).max() < 1e-4
+    batch = embedder.tokenize(texts)
+    for row, mask in zip(batch["input_ids"], batch["attention_mask"], strict=True):
+        kept = row[mask.bool()]
+        assert kept[-1] != tokenizer.eos_token_id and tokenizer.decode(kept).endswith('means in one word:"')
+    assert int(batch["attention_mask"][1].sum()) == 64  # the long text was cut, the prompt kept whole
+
+
 def test_sweep_views_equal_the_embedders(models):
     tokenizer, reference, _ = models
     sweep = decoder.LayerPoolingSweep(tokenizer, reference)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from helpers import echo
-from helpers.decoder import load_smollm2_from_scratch, smollm2_embedder
+from helpers.decoder import PROMPT_EOL, load_smollm2_from_scratch, smollm2_embedder, tokenize_with_span
 from helpers.models import load_smollm2
 
 TEXTS = ["She loves the sea but fears deep water.", "Short text.", "Markets fell sharply on Monday."]
@@ -17,7 +17,7 @@ def tokenizer():
 
 @pytest.mark.parametrize("name", sorted(echo.ECHO_TEMPLATES))
 def test_span_mask_covers_exactly_the_last_copy(tokenizer, name):
-    batch = echo.tokenize_with_span(tokenizer, TEXTS, echo.ECHO_TEMPLATES[name])
+    batch = tokenize_with_span(tokenizer, TEXTS, echo.ECHO_TEMPLATES[name])
     for row, text in enumerate(TEXTS):
         span = batch["span_mask"][row].bool()
         assert tokenizer.decode(batch["input_ids"][row][span]).strip() == text
@@ -29,21 +29,32 @@ def test_span_mask_covers_exactly_the_last_copy(tokenizer, name):
 def test_span_mask_under_left_padding_and_with_eos(tokenizer):
     original, tokenizer.padding_side = tokenizer.padding_side, "left"
     try:
-        batch = echo.tokenize_with_span(tokenizer, TEXTS, echo.ECHO_TEMPLATES["echo"], append_eos=True)
+        batch = tokenize_with_span(tokenizer, TEXTS, echo.ECHO_TEMPLATES["echo"], append_eos=True)
     finally:
         tokenizer.padding_side = original
     for row, text in enumerate(TEXTS):
-        pooled = batch["input_ids"][row][batch["span_mask"][row].bool()]
-        assert pooled[-1] == tokenizer.eos_token_id
-        assert tokenizer.decode(pooled[:-1]).strip() == text
+        assert batch["input_ids"][row][-1] == tokenizer.eos_token_id  # left padding: the row ends with EOS
+        assert tokenizer.decode(batch["input_ids"][row][batch["span_mask"][row].bool()]).strip() == text
+
+
+def test_one_template_per_text_and_text_only_truncation(tokenizer):
+    templates = [PROMPT_EOL, "{text}"]  # the first ends with words after the text
+    long = " ".join(["word"] * 400)
+    batch = tokenize_with_span(tokenizer, [long, TEXTS[1]], templates, max_length=48)
+    prompt_end = tokenizer(PROMPT_EOL.split("{text}")[1], add_special_tokens=False)["input_ids"]
+    real = batch["input_ids"][0][batch["attention_mask"][0].bool()].tolist()
+    assert len(real) == 48 and real[-len(prompt_end):] == prompt_end  # the text was cut, the prompt kept whole
+    assert tokenizer.decode(batch["input_ids"][1][batch["span_mask"][1].bool()]).strip() == TEXTS[1]
+    with pytest.raises(ValueError, match="one per text"):
+        tokenize_with_span(tokenizer, TEXTS, templates)
 
 
 def test_truncation_keeps_both_copies_inside_max_length(tokenizer):
     long = " ".join(["word"] * 400)
-    batch = echo.tokenize_with_span(tokenizer, [long], echo.ECHO_TEMPLATES["echo"], max_length=64)
+    batch = tokenize_with_span(tokenizer, [long], echo.ECHO_TEMPLATES["echo"], max_length=64)
     assert batch["attention_mask"].sum() <= 64
     with pytest.raises(ValueError, match="no room"):
-        echo.tokenize_with_span(tokenizer, [long], echo.ECHO_TEMPLATES["echo"], max_length=10)
+        tokenize_with_span(tokenizer, [long], echo.ECHO_TEMPLATES["echo"], max_length=10)
 
 
 def test_echo_on_the_scratch_model_equals_transformers(tokenizer):

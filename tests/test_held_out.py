@@ -120,8 +120,9 @@ def test_committed_synthetic_set_and_instruction_tuning(leaks):
     texts = [value for example in examples for value in example.values() if isinstance(value, str)]
     assert not leaks(texts)
     # Instruction tuning (helpers.instruct.build_tuned) trains on exactly these examples' triples.
-    assert not leaks([text for triple in instruct.training_triples(examples, "window_negative") for text in triple])
-    assert not leaks([text for triple in instruct.training_triples(examples) for text in triple])
+    for negative in ("window_negative", "hard_negative"):
+        assert not leaks([text for (instruction, query), *documents in instruct.training_triples(examples, negative)
+                          for text in (instruction, query, *documents)])
 
 
 def test_frontier_pairs_and_next_token_windows(leaks):

@@ -19,7 +19,7 @@ def test_query_formats():
 
 def test_training_triples():
     example = {"task": "Find news", "query": "floods", "positive": "p", "hard_negative": "h", "window_negative": "w"}
-    assert instruct.training_triples([example]) == [("Instruct: Find news\nQuery: floods", "p", "h")]
+    assert instruct.training_triples([example]) == [(("Find news", "floods"), "p", "h")]
     assert instruct.training_triples([example], "window_negative")[0][2] == "w"
     with pytest.raises(ValueError, match="negative must be"):
         instruct.training_triples([example], "positive")
@@ -61,7 +61,7 @@ def test_instruct_embedder_equals_e5_recipe(smollm2):
 
 def test_train_save_load_gives_the_same_vectors(smollm2, tmp_path):
     tokenizer, model = smollm2
-    triples = [(instruct.format_query("Find news", q), p, n) for q, p, n in [
+    triples = [(("Find news", q), p, n) for q, p, n in [
         ("floods", "Rivers flooded towns in Queensland.", "The cricket test was drawn."),
         ("bushfires", "Fires burned near Sydney on Christmas Day.", "Interest rates were left unchanged."),
         ("elections", "Voters went to the polls in Israel.", "A new species of frog was found."),
@@ -85,19 +85,40 @@ def test_train_save_load_gives_the_same_vectors(smollm2, tmp_path):
         instruct.load_tuned(tmp_path / "missing")
 
 
-@pytest.mark.parametrize(("pooling", "bidirectional"), [("last", False), ("mean", True)])
+@pytest.mark.parametrize(("pooling", "bidirectional"), [("last", False), ("mean", True), ("mean", False)])
 def test_frozen_bottom_equals_the_whole_model(smollm2, pooling, bidirectional):
-    from helpers.decoder import DecoderEmbedder
-
     tokenizer, model = smollm2
-    texts = ["Instruct: Find news\nQuery: floods", "Rivers flooded many towns in Queensland after rain.", "cricket"]
-    embedder = DecoderEmbedder(tokenizer, model, pooling=pooling, max_length=32, append_eos=pooling == "last",
-                               bidirectional=bidirectional)
-    bottom = instruct.FrozenBottom(embedder, texts, first_trained=28, batch_size=2)  # batches padded differently
+    items = [("Find news", "floods"), "Rivers flooded many towns in Queensland after rain.", "cricket",
+             ("Find news", "bushfires near Sydney")]
+    embedder = instruct.InstructEmbedder(tokenizer, model, pooling=pooling, max_length=32, bidirectional=bidirectional)
+    bottom = instruct.FrozenBottom(embedder, items, first_trained=28, batch_size=1)  # batches padded differently
     with torch.no_grad():
-        stored = bottom.embed_with_grad(texts)
-        whole = instruct.embed_with_grad(embedder, texts)
+        stored = bottom.embed_with_grad(items)
+        whole = torch.cat([instruct.embed_with_grad(embedder.with_instruction(item[0]), [item[1]])
+                           if isinstance(item, tuple) else instruct.embed_with_grad(embedder, [item])
+                           for item in items])
     assert (stored - whole).abs().max() < 1e-3 * whole.abs().max()
+
+
+@pytest.mark.parametrize("examples", [None, [("rain", "It rained all week.")]])
+def test_mean_pooling_reads_the_text_not_the_instruction(smollm2, examples):
+    tokenizer, model = smollm2
+    text = "Rivers flooded many towns in Queensland."
+    embedder = instruct.InstructEmbedder(tokenizer, model, "Find news", examples=examples, pooling="mean")
+    batch = embedder.tokenize([text])
+    span = batch["span_mask"][0].bool()
+    assert tokenizer.decode(batch["input_ids"][0][span]).strip() == text  # the pooled tokens are the text's
+    assert batch["input_ids"][0].tolist() == tokenizer(embedder.format(text))["input_ids"]  # as written in full
+    with torch.inference_mode():
+        hidden = model.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+    reference = F.normalize(hidden[0, span].mean(0), dim=-1).numpy()  # the text tokens' mean, written out
+    embedder.cache = False
+    assert np.abs(embedder.encode([text])[0] - reference).max() < 1e-5
+    last = instruct.InstructEmbedder(tokenizer, model, "Find news", examples=examples, pooling="last")
+    eos = last.tokenize([text])
+    assert eos["input_ids"][0][-1] == tokenizer.eos_token_id and last.pooled_mask(eos)[0][-1] == 1  # reads EOS
+    with pytest.raises(ValueError, match="reword it"):
+        instruct.InstructEmbedder(tokenizer, model, "Find news about {text}")
 
 
 def test_in_context_examples_are_cut_never_the_query(smollm2):
