@@ -9,6 +9,10 @@ same hidden states (within 1e-3) and the same greedy generation.
 ``Llama.forward(input_ids, attention_mask, bidirectional=False)`` returns the last hidden states;
 ``bidirectional=True`` swaps the causal mask for a padding-only one (LLM2Vec's first step, notebook 07).
 :class:`ScratchDecoderEmbedder` wraps the model as an :class:`~helpers.embed.Embedder`.
+
+Reading a text inside a template (PromptEOL's prompt, :data:`PROMPT_EOL`; echo's copies, notebook 06; an
+instruction, notebook 09) is :func:`tokenize_with_span`: only the text is truncated, and ``span_mask`` marks its
+tokens, which every pooling but last-token reads (:meth:`DecoderEmbedder.pooled_mask`).
 """
 
 from __future__ import annotations
