@@ -2,9 +2,11 @@
 
 :func:`grit_losses` computes the contrastive loss with bidirectional attention and mean pooling and the
 next-token loss with causal attention, on the same top layers (:class:`TopLayers`). :func:`train_grit` tunes them
-with the contrastive loss alone or with both. CPU-scale compromise: only the tuned top layers switch to
-bidirectional attention; the frozen lower :data:`~helpers.frontier.SPLIT_LAYER` layers keep the causal mask, so
-one cached pass per text (:class:`helpers.frontier.StateStore`) serves both losses.
+with the contrastive loss alone, with both (GRIT), or with the next-token loss alone (the control that tells
+"GRIT protects the language model" from plain language-model tuning, :data:`VARIANTS`). CPU-scale compromise:
+only the tuned top layers switch to bidirectional attention; the frozen lower :data:`~helpers.frontier.SPLIT_LAYER`
+layers keep the causal mask, so one cached pass per text (:class:`helpers.frontier.StateStore`) serves both
+losses.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from helpers.frontier import (
     training_pairs,
     training_seed,
 )
-from helpers.llm2vec import lm_windows
+from helpers.llm2vec import lm_windows, token_windows
 from helpers.losses import info_nce
 from helpers.pooling import mean_pool
 
@@ -108,15 +110,21 @@ def held_out_next_token_losses(top: TopLayers, states: torch.Tensor, ids: torch.
                           for k in range(0, len(ids), batch_size)]).cpu().numpy()
 
 
+# What each variant trains on: the contrastive loss, GRIT's sum, or the next-token loss alone (the control).
+VARIANTS = ("embedding_only", "joint", "lm_only")
+
+
 def train_grit(model: Llama, store: StateStore, queries: list[str], passages: list[str], positive,
-               lm_states: torch.Tensor, lm_ids: torch.Tensor, joint: bool, steps: int = 30, batch_size: int = 16,
+               lm_states: torch.Tensor, lm_ids: torch.Tensor, variant: str, steps: int = 30, batch_size: int = 16,
                lm_batch_size: int = 8, lr: float = 1e-4, lm_weight: float = 1.0, temperature: float = 0.02,
                seed: int = 42, progress: bool = True) -> tuple[TopLayers, dict[str, list[float]]]:
-    """Tune the top layers with the contrastive loss alone (``joint=False``) or GRIT's sum contrastive +
-    ``lm_weight`` x next-token (``joint=True``). Both see the same batches; the next-token loss is recorded
-    either way. Returns ``(top, {"contrastive": [...], "next_token": [...]})``."""
+    """Tune the top layers with the contrastive loss alone (``"embedding_only"``), GRIT's sum contrastive +
+    ``lm_weight`` x next-token (``"joint"``), or the next-token loss alone (``"lm_only"``). All see the same
+    batches; both losses are recorded either way. Returns ``(top, {"contrastive": [...], "next_token": [...]})``."""
     from helpers.contrastive import no_duplicate_batches
 
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}.")
     config.seed_everything(seed)
     top = TopLayers(model, store.layers[0])
     store.ensure(queries + passages, progress=progress)
@@ -124,14 +132,15 @@ def train_grit(model: Llama, store: StateStore, queries: list[str], passages: li
     rng = np.random.default_rng(seed)
     batches, history = [], {"contrastive": [], "next_token": []}
     top.train()
-    for _ in config.progress_bar(range(steps), desc="GRIT joint" if joint else "Embedding only", disable=not progress):
+    for _ in config.progress_bar(range(steps), desc=f"GRIT {variant.replace('_', ' ')}", disable=not progress):
         if not batches:
             batches = [b for b in no_duplicate_batches(positive, batch_size, rng) if len(b) == batch_size]
         batch = batches.pop()
         windows = rng.choice(len(lm_ids), lm_batch_size, replace=False)
         losses = grit_losses(top, store, [queries[q] for q in batch], [passages[positive[q]] for q in batch],
                              lm_states[windows], lm_ids[windows], temperature)
-        loss = losses["contrastive"] + lm_weight * losses["next_token"] if joint else losses["contrastive"]
+        loss = {"embedding_only": losses["contrastive"], "lm_only": losses["next_token"],
+                "joint": losses["contrastive"] + lm_weight * losses["next_token"]}[variant]
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -144,9 +153,19 @@ GRIT_RECIPE = {"n_pairs": 160, "steps": 20, "batch_size": 8, "lm_batch_size": 4,
                "held_out_windows": 64, "lr": 3e-4, "lm_weight": 1.0, "temperature": 0.02, "seed": 42}
 
 
+def other_source_documents() -> list[str]:
+    """Held-out text from another source than the LM training windows (Lee background news): the last State of
+    the Union address (speech, not news), which nothing in the course trains SmolLM2 on."""
+    from helpers.corpus import sotu_texts
+
+    return sotu_texts()[-1:]
+
+
 def lm_data(seq_len: int = 64, train_windows: int = 32, held_out_windows: int = 64) -> dict[str, torch.Tensor]:
     """The first ``train_windows`` training windows and ``held_out_windows`` windows of held-out text for the LM
-    loss (:func:`helpers.llm2vec.lm_windows`), and their frozen states after :data:`SPLIT_LAYER` layers."""
+    loss (:func:`helpers.llm2vec.lm_windows`), ``held_out_windows`` windows of another source
+    (:func:`other_source_documents`, as ``other_ids``), and their frozen states after :data:`SPLIT_LAYER`
+    layers."""
     path = artifact_path(f"lm-windows-{seq_len}-{train_windows}-{held_out_windows}.safetensors")
     tokenizer, model = frozen_smollm2()
     key = artifact_key(sys.modules[__name__])
@@ -154,8 +173,10 @@ def lm_data(seq_len: int = 64, train_windows: int = 32, held_out_windows: int = 
     if cache.matches(info, key):
         return tensors
     tensors = {}
-    for part, held_out, count in (("train", False, train_windows), ("held_out", True, held_out_windows)):
-        ids = lm_windows(tokenizer, seq_len, held_out)[:count]
+    windows = {"train": lm_windows(tokenizer, seq_len)[:train_windows],
+               "held_out": lm_windows(tokenizer, seq_len, held_out=True)[:held_out_windows],
+               "other": token_windows(tokenizer, other_source_documents(), seq_len)[:held_out_windows]}
+    for part, ids in windows.items():
         tensors[f"{part}_ids"], tensors[f"{part}_states"] = ids, window_states(model, ids).to(torch.float16)
     cache.save_tensors(path, tensors, key)
     return tensors
@@ -163,11 +184,11 @@ def lm_data(seq_len: int = 64, train_windows: int = 32, held_out_windows: int = 
 
 def grit_model(variant: str, recipe: dict = GRIT_RECIPE, progress: bool = True,
                seed: int | None = None) -> tuple[TopLayers, dict]:
-    """The ``"joint"`` (GRIT) or ``"embedding_only"`` tuned top layers and their loss curves, from the cache or
-    trained now (and saved). ``seed`` (default: the recipe's) sets the batch order and the next-token windows
+    """The tuned top layers of a :data:`VARIANTS` entry (``"joint"`` is GRIT) and their loss curves, from the cache
+    or trained now (and saved). ``seed`` (default: the recipe's) sets the batch order and the next-token windows
     drawn; the training pairs are always those of the recipe's seed."""
-    if variant not in ("joint", "embedding_only"):
-        raise ValueError(f"variant must be 'joint' or 'embedding_only', got {variant!r}.")
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}.")
     seed = training_seed(recipe, seed)
     _, model = frozen_smollm2()
     path = artifact_path(f"grit-{variant}-seed{seed}.safetensors")
@@ -181,7 +202,7 @@ def grit_model(variant: str, recipe: dict = GRIT_RECIPE, progress: bool = True,
     pairs = training_pairs(recipe["n_pairs"], recipe["seed"])
     start = time.perf_counter()
     top, history = train_grit(model, smollm2_states(), pairs.queries, pairs.passages, pairs.positive,
-                              lm["train_states"].float(), lm["train_ids"], variant == "joint", recipe["steps"],
+                              lm["train_states"].float(), lm["train_ids"], variant, recipe["steps"],
                               recipe["batch_size"], recipe["lm_batch_size"], recipe["lr"], recipe["lm_weight"],
                               recipe["temperature"], seed, progress)
     history["seconds"] = time.perf_counter() - start

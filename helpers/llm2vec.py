@@ -214,13 +214,17 @@ def lm_documents(held_out: bool = False) -> tuple[str, ...]:
     return documents[-LM_HELD_OUT_DOCUMENTS:] if held_out else documents[:-LM_HELD_OUT_DOCUMENTS]
 
 
-def lm_windows(tokenizer, seq_len: int = 64, held_out: bool = False) -> torch.Tensor:
-    """The documents of :func:`lm_documents` as one token stream (each ended by EOS) cut into windows of
-    ``seq_len`` tokens (n, seq_len); the incomplete last window is dropped."""
-    documents = lm_documents(held_out)
+def token_windows(tokenizer, documents, seq_len: int = 64) -> torch.Tensor:
+    """``documents`` as one token stream (each ended by EOS) cut into windows of ``seq_len`` tokens
+    (n, seq_len); the incomplete last window is dropped."""
     ids = [token for document in documents for token in tokenizer(document)["input_ids"] + [tokenizer.eos_token_id]]
     usable = len(ids) // seq_len * seq_len
     return torch.tensor(ids[:usable]).view(-1, seq_len)
+
+
+def lm_windows(tokenizer, seq_len: int = 64, held_out: bool = False) -> torch.Tensor:
+    """The documents of :func:`lm_documents` in windows of ``seq_len`` tokens (:func:`token_windows`)."""
+    return token_windows(tokenizer, lm_documents(held_out), seq_len)
 
 
 def simcse_sentences(min_words: int = 6, max_words: int = 40) -> list[str]:

@@ -33,7 +33,7 @@ def main() -> None:
             latent_attention.pooling_head(kind, seed=seed)
     print(f"pooling heads: {time.perf_counter() - start:.0f} s", flush=True)
     for seed in frontier.SEEDS:
-        for variant in ("embedding_only", "joint"):
+        for variant in grit.VARIANTS:
             grit.grit_model(variant, seed=seed)
     print(f"GRIT models: {time.perf_counter() - start:.0f} s", flush=True)
     for seed in frontier.SEEDS:  # notebook 10's evaluations, so that it reads them from the embedding cache

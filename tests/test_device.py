@@ -94,6 +94,6 @@ def test_frontier_heads_and_grit(device):
                                            progress=False)) == 1
     windows = torch.randint(0, 30522, (4, 8))
     states = grit.window_states(model, windows, layer=2)
-    _, history = grit.train_grit(model, store, queries, passages, positive, states, windows, joint=True, steps=1,
+    _, history = grit.train_grit(model, store, queries, passages, positive, states, windows, "joint", steps=1,
                                      batch_size=2, lm_batch_size=2, progress=False)
     assert len(history["next_token"]) == 1

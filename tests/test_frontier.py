@@ -119,13 +119,18 @@ def test_embedding_only_tuning_moves_the_next_token_loss_more_than_joint(tiny, s
     ids = torch.randint(0, 30522, (16, 12), generator=torch.Generator().manual_seed(2))
     states = grit.window_states(model, ids, layer=2)
     lower = store()
-    tops = {joint: grit.train_grit(model, lower, queries, passages, np.arange(16), states, ids, joint=joint,
-                                       steps=6, batch_size=8, lm_batch_size=4, lr=1e-2, progress=False)
-            for joint in (False, True)}
+    tops = {variant: grit.train_grit(model, lower, queries, passages, np.arange(16), states, ids, variant,
+                                     steps=6, batch_size=8, lm_batch_size=4, lr=1e-2, progress=False)
+            for variant in grit.VARIANTS}
     for _, history in tops.values():
         assert len(history["contrastive"]) == len(history["next_token"]) == 6
-    assert tops[True][1]["contrastive"][0] == pytest.approx(tops[False][1]["contrastive"][0])  # same first batch
-    assert tops[True][1]["next_token"][-1] < tops[False][1]["next_token"][-1]
+    first = {variant: history["contrastive"][0] for variant, (_, history) in tops.items()}
+    assert first["joint"] == pytest.approx(first["embedding_only"]) == pytest.approx(first["lm_only"])  # same batch
+    assert tops["joint"][1]["next_token"][-1] < tops["embedding_only"][1]["next_token"][-1]
+    assert tops["lm_only"][1]["next_token"][-1] < tops["embedding_only"][1]["next_token"][-1]
+    assert tops["lm_only"][1]["contrastive"][-1] > tops["embedding_only"][1]["contrastive"][-1]  # not tuned to embed
+    with pytest.raises(ValueError, match="variant must be"):
+        grit.train_grit(model, lower, queries, passages, np.arange(16), states, ids, "joint_lm", steps=1)
 
 
 def test_positive_aware_filtering_drops_near_positive_candidates():
