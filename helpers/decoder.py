@@ -376,9 +376,15 @@ class DecoderEmbedder(TransformerEmbedder):
         return (*super().code(), sys.modules[hidden_states.__module__], normed_layer, tokenize_with_span,
                 template_pieces)
 
+    def text_template(self, text: str) -> str:
+        """The template ``text`` is read through (the same for every text here; an instructed query's depends on
+        how many in-context examples fit, :class:`helpers.instruct.InstructEmbedder`)."""
+        return self.template
+
     def tokenize(self, texts):
         # Through the template piece by piece: only the text is truncated, and span_mask marks its tokens.
-        batch = tokenize_with_span(self.tokenizer, texts, self.template, self.max_length, self.append_eos)
+        batch = tokenize_with_span(self.tokenizer, texts, [self.text_template(t) for t in texts], self.max_length,
+                                   self.append_eos)
         return {key: value.to(self.model.device) for key, value in batch.items()}
 
     def pooled_mask(self, batch: dict) -> torch.Tensor:

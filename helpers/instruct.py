@@ -89,8 +89,12 @@ class InstructEmbedder(DecoderEmbedder):
         self.task_instructions = task_instructions
         self.task_examples = None if task_examples is None else tuple(tuple(pair) for pair in task_examples)
 
-    def query_template(self, text: str) -> str:
-        """What the model reads for ``text``, with ``{text}`` where the text goes (the pooled span)."""
+    def text_template(self, text: str) -> str:
+        """What the model reads for ``text``, with ``{text}`` where the text goes (the pooled span). Truncation
+        shortens the text only, never the instruction. In-context examples can fill the window, and cutting on the
+        right would then cut the real query off (every query the same vector), so whole examples are dropped from
+        the end of the list when the window is short, never the query (BGE-EN-ICL's own code instead lengthens its
+        window for the examples; ours stays at max_length)."""
         if self.instruction is None:
             return TEXT
         if self.examples is not None:
@@ -99,7 +103,7 @@ class InstructEmbedder(DecoderEmbedder):
 
     def format(self, text: str) -> str:
         """The query written out in full."""
-        return self.query_template(text).replace(TEXT, text)
+        return self.text_template(text).replace(TEXT, text)
 
     def _length(self, text: str, template: str) -> int:
         return int(tokenize_with_span(self.tokenizer, [text], template, 10**9, self.append_eos)["attention_mask"].sum())
@@ -113,16 +117,6 @@ class InstructEmbedder(DecoderEmbedder):
             if self._length(text, icl_query(self.instruction, TEXT, self.examples[:k])) <= self.max_length:
                 return k
         return 0
-
-    def tokenize(self, texts):
-        # Truncation shortens the text only: an instruction is short, so a text loses its tail, never the
-        # instruction. In-context examples can fill the window, and cutting on the right would then cut the real
-        # query off (every query the same vector). So when the window is short, whole examples are dropped from the
-        # end of the list, never the query (BGE-EN-ICL's own code instead lengthens its window for the examples;
-        # ours stays at max_length). span_mask marks the text's tokens: the ones mean pooling reads.
-        batch = tokenize_with_span(self.tokenizer, texts, [self.query_template(t) for t in texts], self.max_length,
-                                   self.append_eos)
-        return {key: value.to(self.model.device) for key, value in batch.items()}
 
     def with_instruction(self, instruction: str | None, examples=None) -> InstructEmbedder:
         """The same model and pooling with another instruction (or none: the document side)."""
@@ -188,12 +182,9 @@ def training_triples(examples: list[dict], negative: str = "hard_negative") -> l
 
 
 def embed_with_grad(embedder: DecoderEmbedder, texts: list[str]) -> torch.Tensor:
-    """Pooled vectors with gradients through the whole model (``Embedder.encode`` runs without them)."""
-    from helpers.pooling import pool
-
-    batch = embedder.tokenize(texts)
-    hidden = embedder.hidden_states(batch["input_ids"], batch["attention_mask"])
-    return pool(hidden, embedder.pooled_mask(batch), embedder.pooling)
+    """Pooled vectors with gradients through the whole model: ``embed_batch`` itself, outside the
+    ``inference_mode`` that ``Embedder.encode`` wraps it in."""
+    return embedder.embed_batch(texts)
 
 
 def run_layers(model, states: torch.Tensor, attention_mask: torch.Tensor, layers, bidirectional: bool = False):
