@@ -25,6 +25,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from helpers import cache, config
 
 CARD = "card.json"
@@ -114,3 +116,47 @@ def size_mb() -> float:
     """Megabytes of every committed artifact together (the course keeps them under 40 MB)."""
     root = config.data_dir() / "artifacts"
     return sum(path.stat().st_size for path in root.rglob("*") if path.is_file()) / 1e6
+
+
+def quantize_rows(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """8-bit storage: each row becomes integers in [-127, 127] times one float scale (its largest |value| / 127).
+    The error per value is at most half a step, scale / 2, well below what moves a cosine in the third decimal."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    scales = np.abs(vectors).max(1) / 127
+    codes = np.round(vectors / np.maximum(scales, 1e-30)[:, None]).astype(np.int8)
+    return codes, scales.astype(np.float32)
+
+
+def dequantize_rows(codes: np.ndarray, scales: np.ndarray) -> np.ndarray:
+    """The vectors :func:`quantize_rows` stored."""
+    return codes.astype(np.float32) * scales[:, None]
+
+
+def store_8bit(state: dict) -> dict:
+    """A state dict for 8-bit storage: each matrix as int8 codes with one scale per row (:func:`quantize_rows`;
+    ``<name>.scales``), every other tensor in fp16. A quarter of fp32's size, half of fp16's."""
+    import torch
+
+    stored = {}
+    for name, tensor in state.items():
+        if tensor.dim() == 2:
+            codes, scales = quantize_rows(tensor.detach().float().cpu().numpy())
+            stored[name], stored[f"{name}.scales"] = torch.from_numpy(codes), torch.from_numpy(scales)
+        else:
+            stored[name] = tensor.detach().cpu().half()
+    return stored
+
+
+def read_8bit(stored: dict) -> dict:
+    """The fp32 state dict that :func:`store_8bit` stored."""
+    import torch
+
+    state = {}
+    for name, tensor in stored.items():
+        if name.endswith(".scales"):
+            continue
+        if f"{name}.scales" in stored:
+            state[name] = torch.from_numpy(dequantize_rows(tensor.numpy(), stored[f"{name}.scales"].numpy()))
+        else:
+            state[name] = tensor.float()
+    return state

@@ -220,7 +220,10 @@ def artifact_key(trainer, recipe: dict | None = None, seed: int | None = None) -
 
     key = {"text": cache.texts_fingerprint(data.training_background()),
            "weights": weights_fingerprint(load_smollm2()[1]),
-           "code": cache.source_hash(sys.modules[__name__], trainer, decoder, llm2vec, losses, pooling)}
+           # From llm2vec only what notebook 10 uses (its text and the attention switch), not LLM2Vec's trainers.
+           "code": cache.source_hash(sys.modules[__name__], trainer, decoder, losses, pooling, llm2vec.lm_documents,
+                                     llm2vec.token_windows, llm2vec.lm_windows, llm2vec.hidden_states,
+                                     llm2vec.padding_only_mask, llm2vec.bidirectional_attention)}
     return key if recipe is None else {"recipe": dict(recipe), "seed": seed, **key}
 
 

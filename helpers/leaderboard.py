@@ -104,10 +104,9 @@ def _pooling(pooling: str) -> dict:
 
 def _llm2vec(stage: str):
     def build():
-        from helpers.llm2vec import llm2vec_model
+        from helpers.llm2vec import llm2vec_embedder
 
-        _, model = llm2vec_model(stage)
-        return smollm2_embedder("mean", bidirectional=True, model=model, name=f"SmolLM2-135M LLM2Vec {stage}")
+        return llm2vec_embedder(stage)
     return build
 
 
@@ -148,12 +147,15 @@ REGISTRY: tuple[Entry, ...] = (
           prompteol_embedder),
     Entry("SmolLM2 echo mean", "06", "decoder LLM", "none (text read twice)",
           lambda: smollm2_embedder("mean", echo=True)),
-    Entry("SmolLM2 bidirectional", "07", "decoder LLM", "none (mask removed)",
-          lambda: smollm2_embedder("mean", bidirectional=True)),
-    Entry("LLM2Vec +MNTP", "07", "decoder LLM", f"LoRA, masked next-token, {LLM2VEC_RECIPE['mntp_steps']} steps",
-          _llm2vec("mntp")),
+    Entry("SmolLM2 bidirectional", "07", "decoder LLM", "none (mask removed)", _llm2vec("bidirectional")),
+    Entry("LLM2Vec +MNTP", "07", "decoder LLM",
+          f"LoRA on every layer, masked next-token, {LLM2VEC_RECIPE['mntp_steps']} steps", _llm2vec("mntp")),
     Entry("LLM2Vec +MNTP +SimCSE", "07", "decoder LLM",
-          f"LoRA, + unsupervised SimCSE, {LLM2VEC_RECIPE['simcse_steps']} steps", _llm2vec("simcse")),
+          f"+ unsupervised SimCSE, {LLM2VEC_RECIPE['simcse_steps']} steps of {LLM2VEC_RECIPE['simcse_batch_size']}",
+          _llm2vec("simcse")),
+    Entry("instruct E5 (last token + EOS)", "09", "decoder LLM",
+          f"top {INSTRUCT_RECIPE['train_layers']} layers, synthetic triples, {INSTRUCT_RECIPE['steps']} steps",
+          _instruct("e5_last"), instructed=True),
     Entry("instruct GTE (bidirectional mean)", "09", "decoder LLM",
           f"top {INSTRUCT_RECIPE['train_layers']} layers, synthetic triples, {INSTRUCT_RECIPE['steps']} steps",
           _instruct("gte_bidirectional"), instructed=True),

@@ -202,7 +202,7 @@ def artifact_key(start: str, seed: int = COMMITTED_SEED, recipe: dict | None = N
 def train_sentence_bert(start: str, seed: int = COMMITTED_SEED, recipe: dict | None = None,
                         progress: bool = True) -> dict:
     """Siamese training of notebook 02's encoder (``start="mlm"``) or of random weights (``"random"``) on
-    :func:`training_pairs` with ``recipe``; returns the artifact's parts (weights rounded to fp16, as stored)."""
+    :func:`training_pairs` with ``recipe``; returns the artifact's parts (weights rounded to 8 bits, as stored)."""
     from helpers import mlm
 
     recipe = recipe or RECIPE
@@ -210,21 +210,22 @@ def train_sentence_bert(start: str, seed: int = COMMITTED_SEED, recipe: dict | N
     trained, history = train_bi_encoder(_start_encoder(start, seed), mlm.mlm_tokenizer(),
                                         training_pairs(recipe["pairs"]), learning_rate=recipe["learning_rate"][start],
                                         seed=seed, progress=progress, **loop)
-    return {"state": {k: v.half().float() for k, v in trained.state_dict().items()},
+    return {"state": artifacts.read_8bit(artifacts.store_8bit(trained.state_dict())),
             "encoder_config": asdict(trained.config), "losses": history["loss"].round(4).tolist(),
             "seconds": history.attrs["seconds"]}
 
 
 def save_files(target: Path, value: dict) -> None:
-    """Write :func:`train_sentence_bert`'s parts: fp16 weights, the configuration and the losses in the header."""
-    cache.save_tensors(target / "model.safetensors", {k: v.half() for k, v in value["state"].items()},
+    """Write :func:`train_sentence_bert`'s parts: 8-bit weights (:func:`helpers.artifacts.store_8bit`), the
+    configuration and the losses in the header."""
+    cache.save_tensors(target / "model.safetensors", artifacts.store_8bit(value["state"]),
                        {"encoder_config": value["encoder_config"], "losses": value["losses"],
                         "seconds": value["seconds"]})
 
 
 def _load_files(target: Path) -> dict:
     state, extra = cache.load_tensors(target / "model.safetensors")
-    return {"state": {k: v.float() for k, v in state.items()}, **extra}
+    return {"state": artifacts.read_8bit(state), **extra}
 
 
 def sentence_bert(start: str = "mlm", progress: bool = True):

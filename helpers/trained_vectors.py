@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from helpers import artifacts, cache, corpus, data, glove, word2vec, word_vectors
+from helpers.artifacts import dequantize_rows, quantize_rows  # 8-bit storage, shared with other artifacts
 
 RECIPE = {"corpus": {"sources": list(corpus.SOURCES), "max_tokens": None}, "dim": 100, "min_count": 5, "seed": 42,
           "sgns": {"window": 5, "negative": 5, "sample": 1e-3, "epochs": 5, "batch_size": 2048},
@@ -86,20 +87,6 @@ def train(kind: str, documents: list[list[str]], progress: bool = True, threads:
     if kind == "glove":
         return glove.train_glove(documents, **RECIPE["glove"], **common)
     return train_gensim(documents), None
-
-
-def quantize_rows(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """8-bit storage: each row becomes integers in [-127, 127] times one float scale (its largest |value| / 127).
-    The error per value is at most half a step, scale / 2, well below what moves a cosine in the third decimal."""
-    vectors = np.asarray(vectors, dtype=np.float32)
-    scales = np.abs(vectors).max(1) / 127
-    codes = np.round(vectors / np.maximum(scales, 1e-30)[:, None]).astype(np.int8)
-    return codes, scales.astype(np.float32)
-
-
-def dequantize_rows(codes: np.ndarray, scales: np.ndarray) -> np.ndarray:
-    """The vectors :func:`quantize_rows` stored."""
-    return codes.astype(np.float32) * scales[:, None]
 
 
 def benchmark_answers(vectors: word_vectors.WordVectors) -> dict:

@@ -34,16 +34,11 @@ def test_matches_compares_as_the_stored_json_does():
     assert not cache.matches(stored, {"code": "abc"}), "a header without the key's part is stale"
 
 
-def test_llm2vec_adapters_of_another_recipe_or_code_are_trained_again(empty_cache, monkeypatch, edit_the_code):
-    builds = []
-    monkeypatch.setattr(llm2vec, "build_artifact", lambda recipe: builds.append(recipe) or {"built": True})
-    cache.save_tensors(llm2vec.artifact_path(), {}, llm2vec.artifact_key())
-    assert "built" not in llm2vec.load_artifact(), "today's key is served"
-    llm2vec.load_artifact({**llm2vec.RECIPE, "mntp_steps": 16})
-    assert len(builds) == 1, "another recipe trains again"
+def test_llm2vec_adapters_are_keyed_by_recipe_and_trainer_code(edit_the_code):
+    before = llm2vec.artifact_key()
+    assert llm2vec.artifact_key({**llm2vec.RECIPE, "mntp_steps": 301})["recipe"] != before["recipe"]
     edit_the_code()
-    llm2vec.load_artifact()
-    assert len(builds) == 2, "other code trains again"
+    assert llm2vec.artifact_key()["code"] != before["code"]
 
 
 def test_an_instruction_tuned_variant_of_another_recipe_or_code_is_not_served(empty_cache, edit_the_code):

@@ -4,12 +4,13 @@ refused with the script to run, another recipe trains, and the weights stay smal
 import json
 
 import pytest
+import torch
 
-from helpers import artifacts, mlm, sbert, trained_vectors
+from helpers import artifacts, llm2vec, mlm, sbert, trained_vectors
 
 # Every committed artifact, with the function that gives today's key for it: a new artifact must be added here.
-TODAY = {"mlm_encoder": mlm.artifact_key, "sbert_mlm": lambda: sbert.artifact_key("mlm"),
-         "sbert_random": lambda: sbert.artifact_key("random"),
+TODAY = {"mlm_encoder": mlm.artifact_key, "llm2vec": llm2vec.artifact_key,
+         "sbert_mlm": lambda: sbert.artifact_key("mlm"), "sbert_random": lambda: sbert.artifact_key("random"),
          **{name: (lambda kind=kind: trained_vectors.artifact_key(kind))
             for kind, name in trained_vectors.KINDS.items()}}
 
@@ -60,3 +61,14 @@ def test_another_recipe_is_trained_once_and_cached(fake_artifact):
     assert artifacts.load_or_train("toy", key, lambda: {"weights": [3]}, save, load) == {"weights": [3]}
     again = artifacts.load_or_train("toy", key, lambda: pytest.fail("cached after the first time"), save, load)
     assert again == {"weights": [3]}
+
+
+def test_8bit_storage_keeps_each_value_within_half_a_step():
+    torch.manual_seed(0)
+    state = {"weight": torch.randn(5, 7) * torch.arange(1, 6)[:, None], "bias": torch.randn(7)}
+    stored = artifacts.store_8bit(state)
+    assert stored["weight"].dtype == torch.int8 and stored["bias"].dtype == torch.float16
+    back = artifacts.read_8bit(stored)
+    step = state["weight"].abs().amax(1, keepdim=True) / 127
+    assert ((back["weight"] - state["weight"]).abs() <= step / 2 + 1e-7).all()
+    assert torch.allclose(back["bias"], state["bias"], atol=1e-3) and set(back) == set(state)

@@ -69,9 +69,9 @@ def test_llm2vec_stages(device):
     tokenizer, model = tiny_hf_llama(device)
     parameters = llm2vec.add_lora(model, top_layers=1, rank=2)
     assert len(llm2vec.train_mntp(model, tokenizer, steps=1, batch_size=2, seq_len=16, parameters=parameters,
-                                  progress=False)) == 1
-    assert len(llm2vec.train_simcse(model, tokenizer, steps=1, batch_size=2, parameters=parameters,
-                                    progress=False)) == 1
+                                  progress=False)["loss"]) == 1
+    assert len(llm2vec.train_simcse(model, tokenizer, steps=1, batch_size=4, chunk_size=2, parameters=parameters,
+                                    progress=False)["loss"]) == 1
 
 
 def test_instruction_tuning(device):
