@@ -26,8 +26,9 @@ def main() -> None:
     print(f"trained in {value['seconds'] / 60:.1f} min; MNTP held out {history['mntp']['held_out']}; "
           f"SimCSE loss {history['simcse']['loss'][0]} -> {history['simcse']['loss'][-1]}", flush=True)
     key = llm2vec.artifact_key()
-    path = artifacts.save(llm2vec.ARTIFACT, key, value, llm2vec.save_files, "python scripts/train_llm2vec.py",
-                          value["seconds"], history=history)
+    # Saved first without scores: llm2vec_embedder below loads the stages from the committed artifact.
+    artifacts.save(llm2vec.ARTIFACT, key, value, llm2vec.save_files, "python scripts/train_llm2vec.py",
+                   value["seconds"], history=history)
     results = {"causal mean": mini_mteb(smollm2_embedder("mean"))}
     for stage in llm2vec.STAGES:
         results[stage] = mini_mteb(llm2vec.llm2vec_embedder(stage))
