@@ -422,3 +422,10 @@ def scoreboard(results: dict[str, pd.DataFrame]) -> pd.DataFrame:
     table["average_low"] = [frame.loc["average", "ci_low"] for frame in results.values()]
     table["average_high"] = [frame.loc["average", "ci_high"] for frame in results.values()]
     return table.sort_values("average", ascending=False).round(4)
+
+
+def average_interval(frame: pd.DataFrame, row: str = "average", digits: int = 4) -> dict:
+    """One row of a :func:`mini_mteb` result (``score``, ``ci_low``, ``ci_high``) or of a :func:`compare` result
+    (``difference``, ``ci_low``, ``ci_high``), rounded: what a trained artifact's card records."""
+    value = "difference" if "difference" in frame.columns else "score"
+    return {column: round(float(frame.loc[row, column]), digits) for column in (value, "ci_low", "ci_high")}

@@ -13,11 +13,7 @@ from __future__ import annotations
 
 from helpers import artifacts, llm2vec
 from helpers.decoder import smollm2_embedder
-from helpers.evaluate import compare, mini_mteb
-
-
-def _interval(frame, row: str = "average", columns=("difference", "ci_low", "ci_high")) -> dict:
-    return {column: round(float(frame.loc[row, column]), 4) for column in columns}
+from helpers.evaluate import average_interval, compare, mini_mteb
 
 
 def main() -> None:
@@ -32,11 +28,10 @@ def main() -> None:
     results = {"causal mean": mini_mteb(smollm2_embedder("mean"))}
     for stage in llm2vec.STAGES:
         results[stage] = mini_mteb(llm2vec.llm2vec_embedder(stage))
-    scores = {f"test_average_{name}": _interval(result, columns=("score", "ci_low", "ci_high"))
-              for name, result in results.items()}
+    scores = {f"test_average_{name}": average_interval(result) for name, result in results.items()}
     for a, b in (("bidirectional", "causal mean"), ("mntp", "bidirectional"), ("simcse", "mntp"),
                  ("simcse", "causal mean")):
-        scores[f"{a}_minus_{b}"] = _interval(compare(results[a], results[b]))
+        scores[f"{a}_minus_{b}"] = average_interval(compare(results[a], results[b]))
     path = artifacts.save(llm2vec.ARTIFACT, key, value, llm2vec.save_files, "python scripts/train_llm2vec.py",
                           value["seconds"], history=history, scores=scores)
     print(f"{path} ({artifacts.size_mb():.2f} MB of committed artifacts): {scores}")

@@ -17,15 +17,9 @@ import argparse
 import time
 
 from helpers import artifacts, encoder, mlm, sbert
-from helpers.evaluate import compare, mini_mteb
+from helpers.evaluate import average_interval, compare, mini_mteb
 
 SWEEP = (3e-4, 1e-3)
-
-
-def _average(result) -> dict:
-    row = result.loc["average"]
-    return {"score": round(float(row["score"]), 4), "ci_low": round(float(row["ci_low"]), 4),
-            "ci_high": round(float(row["ci_high"]), 4)}
 
 
 def _embedder(value: dict, name: str):
@@ -41,7 +35,7 @@ def sweep() -> None:
             value = sbert.train_sentence_bert(start, recipe=recipe, progress=True)
             embedder = _embedder(value, f"sweep {start} {rate}")
             embedder.cache = False
-            print(f"{start} lr={rate:g}: dev average {_average(mini_mteb(embedder, split='dev'))}", flush=True)
+            print(f"{start} lr={rate:g}: dev average {average_interval(mini_mteb(embedder, split='dev'))}", flush=True)
 
 
 def train() -> None:
@@ -58,19 +52,17 @@ def train() -> None:
             embedder = _embedder(value, f"SBERT {start} seed {seed}")
             embedder.cache = False
             results[start][seed] = mini_mteb(embedder)
-            print(f"{start} seed {seed}: test average {_average(results[start][seed])} ({seconds:.0f} s)", flush=True)
+            print(f"{start} seed {seed}: test average {average_interval(results[start][seed])} ({seconds:.0f} s)",
+                  flush=True)
             if seed == sbert.COMMITTED_SEED:
                 kept[start] = (key, value, seconds)
     for start, (key, value, seconds) in kept.items():
-        scores = {"test_average_by_seed": {seed: _average(result) for seed, result in results[start].items()}}
+        scores = {"test_average_by_seed": {seed: average_interval(result) for seed, result in results[start].items()}}
         if start == "mlm":
             for other, versus in (("random", lambda seed: results["random"][seed]),
                                   ("untrained_mlm", lambda seed: untrained_result)):
                 scores[f"minus_{other}_by_seed"] = {
-                    seed: {k: round(float(v), 4) for k, v in
-                           compare(results["mlm"][seed], versus(seed)).loc["average",
-                                                                          ["difference", "ci_low", "ci_high"]].items()}
-                    for seed in sbert.SEEDS}
+                    seed: average_interval(compare(results["mlm"][seed], versus(seed))) for seed in sbert.SEEDS}
         path = artifacts.save(f"sbert_{start}", key, value, sbert.save_files, "python scripts/train_sbert.py", seconds,
                               history={"loss": value["losses"]}, scores=scores)
         print(f"{path}: {scores}")

@@ -41,6 +41,14 @@ def test_llm2vec_adapters_are_keyed_by_recipe_and_trainer_code(edit_the_code):
     assert llm2vec.artifact_key()["code"] != before["code"]
 
 
+def test_the_learning_rate_sweep_is_keyed_by_its_rates_the_adapters_and_its_code(edit_the_code):
+    before = llm2vec.lr_sweep_key()
+    assert llm2vec.lr_sweep_key(lrs=(3e-5, 2e-4))["lrs"] != before["lrs"]
+    assert llm2vec.lr_sweep_key(recipe={**llm2vec.RECIPE, "simcse_steps": 49})["llm2vec"] != before["llm2vec"]
+    edit_the_code()
+    assert llm2vec.lr_sweep_key()["code"] != before["code"]
+
+
 def test_an_instruction_tuned_variant_of_another_recipe_or_code_is_not_served(empty_cache, edit_the_code):
     folder = instruct.tuned_folder("mean")
     cache.save_tensors(folder / instruct.TUNED_FILE, {})

@@ -132,6 +132,13 @@ def test_compare_of_a_model_with_itself_is_exactly_zero(minilm_test):
     assert (result["verdict"] == "no measurable difference").all()
 
 
+def test_average_interval_reads_a_result_or_a_comparison(minilm_test):
+    assert evaluate.average_interval(minilm_test) == {
+        column: round(float(minilm_test.loc["average", column]), 4) for column in ("score", "ci_low", "ci_high")}
+    assert evaluate.average_interval(evaluate.compare(minilm_test, minilm_test)) == {
+        "difference": 0.0, "ci_low": 0.0, "ci_high": 0.0}
+
+
 def test_bad_arguments_get_clear_errors(minilm_test):
     with pytest.raises(TypeError, match="needs an Embedder"):
         evaluate.mini_mteb(load_minilm())
