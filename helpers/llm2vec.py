@@ -610,8 +610,8 @@ def _load_sweep(target) -> dict:
 
 def load_lr_sweep(lrs=SIMCSE_LRS, recipe: dict = RECIPE, progress: bool = True) -> dict:
     """:func:`simcse_lr_sweep`'s result: the committed ``data/artifacts/llm2vec_lr`` (made by
-    ``scripts/sweep_llm2vec_lr.py``) when it was made under today's key, else run here (about 40 minutes on 2
-    CPU cores) and cached."""
+    ``scripts/sweep_llm2vec_lr.py``) when it was made under today's key, else run here (about 90 minutes on 2
+    CPU cores: two SimCSE runs) and cached."""
     from helpers import artifacts
 
     return artifacts.load_or_train(LR_SWEEP, lr_sweep_key(lrs, recipe), lambda: simcse_lr_sweep(lrs, recipe, progress),
