@@ -597,15 +597,15 @@ def lr_sweep_key(lrs=SIMCSE_LRS, recipe: dict = RECIPE) -> dict:
 
 
 def _save_sweep(target, value: dict) -> None:
-    import json
+    from helpers import cache
 
-    (target / "sweep.json").write_text(json.dumps(value, indent=1) + "\n")
+    cache.save_json(target / "sweep.json", value)
 
 
 def _load_sweep(target) -> dict:
-    import json
+    from helpers import cache
 
-    return json.loads((target / "sweep.json").read_text())
+    return cache.load_json(target / "sweep.json")
 
 
 def load_lr_sweep(lrs=SIMCSE_LRS, recipe: dict = RECIPE, progress: bool = True) -> dict:
