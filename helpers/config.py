@@ -3,6 +3,10 @@
 The CPU scale is what CI and a laptop run: small data, few steps, 2 cores, offline. The GPU scale is for
 Colab: bigger data and more steps, read from the same notebook cells through :func:`pick`.
 
+``COURSE_PRECISION=fast|fp32`` (default ``fast``) chooses how SmolLM2 embeds texts (:func:`inference_precision`,
+taught in notebook 11): bfloat16 matrix products where the hardware has them natively, float32 everywhere else and
+for training; every equality test against a reference implementation runs ``fp32``.
+
 ``COURSE_ONLINE=1`` allows loading models and data from the Hugging Face hub (Colab sets both switches by
 default: online, and ``gpu`` when a GPU is attached). Without it the course never touches the network:
 the hub libraries are put in offline mode as soon as ``helpers`` is imported.
@@ -11,6 +15,7 @@ the hub libraries are put in offline mode as soon as ``helpers`` is imported.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import random
 import sys
@@ -19,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 SCALES = ("cpu", "gpu")
+PRECISIONS = ("fast", "fp32")
 
 
 def in_colab() -> bool:
@@ -62,6 +68,51 @@ def device() -> str:
         if torch.cuda.is_available():
             return "cuda"
     return "cpu"
+
+
+def precision() -> str:
+    """``"fast"`` or ``"fp32"``, from ``COURSE_PRECISION`` (default ``fast``)."""
+    value = os.environ.get("COURSE_PRECISION", "fast").strip().lower()
+    if value not in PRECISIONS:
+        raise ValueError(f"COURSE_PRECISION must be one of {PRECISIONS}, got {value!r}. Unset it to use 'fast'.")
+    return value
+
+
+@functools.cache
+def native_bf16(device_type: str = "cpu") -> bool:
+    """Whether ``device_type`` multiplies bfloat16 matrices in hardware. On a CPU that needs the avx512_bf16 or
+    amx_bf16 instructions (x86) or the bf16 extension (Arm): without them PyTorch emulates bfloat16, which is
+    slower than float32, so the fast path is never taken there."""
+    import torch
+
+    if device_type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if device_type != "cpu":
+        return False
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+    except OSError:  # not Linux: no flags to read, so no claim of native support
+        return False
+    flags = set(cpuinfo.split())
+    return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
+
+
+def inference_dtype(device_type: str = "cpu") -> str:
+    """The dtype of the matrix products on the fast path: ``"bfloat16"`` under ``COURSE_PRECISION=fast`` where
+    :func:`native_bf16`, else ``"float32"``. Part of every SmolLM2 embedding's cache key."""
+    return "bfloat16" if precision() == "fast" and native_bf16(device_type) else "float32"
+
+
+def inference_precision(device_type: str = "cpu"):
+    """The context to run an inference forward pass in: ``torch.autocast`` to bfloat16 when
+    :func:`inference_dtype` says so (linear layers and attention in bfloat16; softmax, norms and the pooled
+    vectors in float32), else a context that changes nothing. Weights stay float32, so training, which never
+    runs in it, is unaffected."""
+    import torch
+
+    if inference_dtype(device_type) == "float32":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type, dtype=torch.bfloat16)
 
 
 def seed_everything(seed: int = 42) -> None:

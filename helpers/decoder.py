@@ -12,11 +12,17 @@ same hidden states (within 1e-3) and the same greedy generation.
 
 Reading a text inside a template (PromptEOL's prompt, :data:`PROMPT_EOL`; echo's copies, notebook 06; an
 instruction, notebook 09) is :func:`tokenize_with_span`: only the text is truncated, and ``span_mask`` marks its
-tokens, which every pooling but last-token reads (:meth:`DecoderEmbedder.pooled_mask`).
+tokens, which every pooling but last-token reads (:meth:`DecoderEmbedder.pooled_mask`). Two readings build on
+it: echo's template (:data:`ECHO_TEMPLATES`, :class:`EchoEmbedder`, notebook 06) and, with
+:func:`bidirectional_attention` and :func:`hidden_states`, a transformers decoder read without its causal mask
+(LLM2Vec's first step; :mod:`helpers.llm2vec` trains the rest).
+
+Every decoder embedder reads texts on the fast inference path (:func:`helpers.config.inference_precision`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from dataclasses import dataclass
 
@@ -28,7 +34,6 @@ from torch import nn
 
 from helpers import config
 from helpers.embed import Embedder, TransformerEmbedder, check_texts, weights_fingerprint
-from helpers.llm2vec import hidden_states
 from helpers.pooling import pool
 
 
@@ -350,6 +355,59 @@ def tokenize_with_span(tokenizer, texts: list[str], template: str | list[str], m
     return {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"], "span_mask": span_mask}
 
 
+# Bidirectional attention in a transformers decoder (LLM2Vec's step 1, notebook 07).
+
+def padding_only_mask(attention_mask: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """4-D additive mask (batch, 1, tokens, tokens): every query reads every real key, none reads padding.
+
+    transformers passes a 4-D mask through unchanged, so this replaces the causal mask it would build.
+    """
+    if attention_mask.dim() != 2:
+        raise ValueError(f"attention_mask must be (batch, tokens) of 0/1, got shape {tuple(attention_mask.shape)}.")
+    keys = attention_mask.bool()[:, None, None, :].expand(-1, 1, attention_mask.shape[1], -1)
+    zero = torch.zeros((), dtype=dtype, device=attention_mask.device)
+    return torch.where(keys, zero, torch.finfo(dtype).min)
+
+
+def _attention_modules(model: torch.nn.Module) -> list[torch.nn.Module]:
+    modules = [module for module in model.modules() if hasattr(module, "is_causal")]
+    if not modules:
+        raise ValueError(f"{type(model).__name__} has no attention module with an `is_causal` flag to switch off.")
+    return modules
+
+
+@contextlib.contextmanager
+def bidirectional_attention(model: torch.nn.Module):
+    """Inside the block the model's attention modules have ``is_causal = False``; restored on exit.
+
+    The flag alone is not enough: without a mask transformers builds a causal one, so also pass
+    :func:`padding_only_mask` (:func:`hidden_states` does both).
+    """
+    modules = _attention_modules(model)
+    before = [module.is_causal for module in modules]
+    try:
+        for module in modules:
+            module.is_causal = False
+        yield model
+    finally:
+        for module, flag in zip(modules, before, strict=True):
+            module.is_causal = flag
+
+
+def hidden_states(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, bidirectional: bool = False,
+                  all_layers: bool = False):
+    """Token states of a transformers decoder (a ``...ForCausalLM`` or its base model): the last layer's
+    (batch, tokens, hidden), or with ``all_layers`` the tuple of the embedding output and every layer's."""
+    base = getattr(model, "model", model)
+    if not bidirectional:
+        out = base(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=all_layers)
+    else:
+        with bidirectional_attention(base):
+            mask = padding_only_mask(attention_mask, base.embed_tokens.weight.dtype)
+            out = base(input_ids=input_ids, attention_mask=mask, output_hidden_states=all_layers)
+    return out.hidden_states if all_layers else out.last_hidden_state
+
+
 class DecoderEmbedder(TransformerEmbedder):
     """A transformers decoder as an Embedder, with the course's decoder switches (notebooks 05 and 07).
 
@@ -373,7 +431,7 @@ class DecoderEmbedder(TransformerEmbedder):
         self.bidirectional, self.layer = bidirectional, layer
 
     def code(self):
-        return (*super().code(), sys.modules[hidden_states.__module__], normed_layer, tokenize_with_span,
+        return (*super().code(), sys.modules[__name__], normed_layer, tokenize_with_span,
                 template_pieces)
 
     def text_template(self, text: str) -> str:
@@ -398,6 +456,9 @@ class DecoderEmbedder(TransformerEmbedder):
         hidden = self.hidden_states(batch["input_ids"], batch["attention_mask"])
         return pool(hidden, self.pooled_mask(batch), self.pooling)
 
+    def forward_context(self):
+        return config.inference_precision(self.model.device.type)
+
     def hidden_states(self, input_ids, attention_mask):
         if self.layer is None:
             return hidden_states(self.model, input_ids, attention_mask, self.bidirectional)
@@ -407,7 +468,8 @@ class DecoderEmbedder(TransformerEmbedder):
     def settings(self):
         return {"weights": weights_fingerprint(self.model), "pooling": self.pooling,
                 "max_length": self.max_length, "append_eos": self.append_eos, "template": self.template,
-                "padding_side": self.tokenizer.padding_side, "bidirectional": self.bidirectional, "layer": self.layer}
+                "padding_side": self.tokenizer.padding_side, "bidirectional": self.bidirectional, "layer": self.layer,
+                "precision": config.inference_dtype(self.model.device.type)}
 
 
 def normed_layer(model, states, layer: int) -> torch.Tensor:
@@ -418,6 +480,43 @@ def normed_layer(model, states, layer: int) -> torch.Tensor:
     return getattr(model, "model", model).norm(states[layer])
 
 
+# Echo embeddings (Springer et al. 2024, notebook 06): the text twice, only the last copy pooled.
+
+# name: template; the *last* {text} is the copy that is pooled.
+ECHO_TEMPLATES = {
+    "classical": "{text}",
+    "echo": "Rewrite the sentence: {text}, rewritten sentence: {text}",
+    "repeat": "{text} {text}",  # ablation: the text twice, no instruction
+    "prompt_only": "Rewrite the sentence: {text}",  # ablation: the instruction, the text once
+}
+
+
+class EchoEmbedder(DecoderEmbedder):
+    """A decoder reading each text through an echo template, pooling only the last copy of the text.
+
+    ``echo`` names a template of :data:`ECHO_TEMPLATES` (default the paper's); ``"last"`` pooling appends EOS
+    and reads it. ``model`` may be a transformers decoder or the from-scratch :class:`helpers.decoder.Llama`.
+    """
+
+    def __init__(self, tokenizer, model, pooling: str = "mean", max_length: int = 512, echo: str = "echo",
+                 name: str | None = None, bidirectional: bool = False):
+        if echo not in ECHO_TEMPLATES:
+            raise ValueError(f"Unknown echo template {echo!r}; choose one of {sorted(ECHO_TEMPLATES)}.")
+        self.echo = echo
+        self.scratch = isinstance(model, Llama)  # the from-scratch model has its own forward
+        super().__init__(tokenizer, model, pooling=pooling, max_length=max_length, append_eos=pooling == "last",
+                         template=ECHO_TEMPLATES[echo], bidirectional=bidirectional,
+                         name=name or f"SmolLM2-135M {echo} {pooling}")
+
+    def hidden_states(self, input_ids, attention_mask):
+        if self.scratch:
+            return self.model(input_ids, attention_mask, bidirectional=self.bidirectional)
+        return super().hidden_states(input_ids, attention_mask)
+
+    def settings(self):
+        return {**super().settings(), "echo": self.echo, "scratch": self.scratch}
+
+
 def smollm2_embedder(pooling: str = "mean", max_length: int = 256, template: str = "{text}", echo: bool | str = False,
                      bidirectional: bool = False, layer: int | None = None, model=None,
                      name: str | None = None, append_eos: bool | None = None) -> DecoderEmbedder:
@@ -426,7 +525,7 @@ def smollm2_embedder(pooling: str = "mean", max_length: int = 256, template: str
     * ``pooling``: ``"mean"``, ``"last"`` (appends the EOS token and reads its state, as E5-mistral does),
       ``"weighted_mean"`` (SGPT's position weights), or any other of :mod:`helpers.pooling`.
     * ``echo``: ``True`` reads the text twice with the echo template and pools only the second copy
-      (Springer et al.; :mod:`helpers.echo`); a template name of ``helpers.echo.ECHO_TEMPLATES`` picks an
+      (Springer et al.; :class:`EchoEmbedder`); a template name of :data:`ECHO_TEMPLATES` picks an
       ablation. Each copy gets ``max_length`` tokens.
     * ``bidirectional``: a padding-only attention mask instead of the causal one (LLM2Vec, :mod:`helpers.llm2vec`).
     * ``layer``: pool the states after this layer (0 = embeddings, ``None`` = the last layer).
@@ -440,8 +539,6 @@ def smollm2_embedder(pooling: str = "mean", max_length: int = 256, template: str
     model = loaded if model is None else model
     suffix = (" bidirectional" if bidirectional else "") + ("" if layer is None else f" layer {layer}")
     if echo:
-        from helpers.echo import EchoEmbedder  # echo builds on this module: imported when asked for
-
         if template != "{text}" or layer is not None or append_eos is not None:
             raise ValueError("echo=... builds its own template, reads the last layer and appends EOS for last-token "
                              "pooling: leave template, layer and append_eos.")
@@ -492,7 +589,7 @@ class LayerPoolingSweep:
         batches = [todo[start: start + self.batch_size] for start in range(0, len(todo), self.batch_size)]
         bar = config.progress_bar(batches, desc=f"Forward pass of {self.name}, all layers",
                                   disable=not progress, leave=False)
-        with torch.inference_mode():
+        with torch.inference_mode(), config.inference_precision(self.model.device.type):
             for batch_texts in bar:
                 self._compute_batch(batch_texts)
 
@@ -565,7 +662,7 @@ class _SweepView(Embedder):
         return super().encode(texts, batch_size, progress)
 
     def code(self):
-        return (sys.modules[__name__], sys.modules[hidden_states.__module__], sys.modules[pool.__module__])
+        return (sys.modules[__name__], sys.modules[pool.__module__])
 
     def embed_batch(self, texts):
         self.sweep.compute(texts)
@@ -573,4 +670,5 @@ class _SweepView(Embedder):
 
     def settings(self):
         return {"weights": weights_fingerprint(self.sweep.model), "pooling": self.pooling, "layer": self.layer,
-                "max_length": self.sweep.max_length, "padding_side": self.sweep.tokenizer.padding_side}
+                "max_length": self.sweep.max_length, "padding_side": self.sweep.tokenizer.padding_side,
+                "precision": config.inference_dtype(self.sweep.model.device.type)}

@@ -2,9 +2,11 @@
 
 Under a causal mask, token i of a text never sees the tokens after it, so a mean over the text's tokens
 mixes states that saw only a prefix. Writing the text twice lets every token of the second copy attend to
-the whole first copy. :data:`ECHO_TEMPLATES` holds the paper's zero-shot template and the ablations;
-:class:`EchoEmbedder` reads a text through one of them (:func:`helpers.decoder.tokenize_with_span` builds the
-token ids and the *span mask*, 1 on the pooled copy only).
+the whole first copy. The reader itself is one of the decoder embedders, in :mod:`helpers.decoder` beside
+PromptEOL: :data:`helpers.decoder.ECHO_TEMPLATES` holds the paper's zero-shot template and the ablations, and
+:class:`helpers.decoder.EchoEmbedder` reads a text through one of them (:func:`helpers.decoder.tokenize_with_span`
+builds the token ids and the *span mask*, 1 on the pooled copy only); ``smollm2_embedder(echo=True)`` builds it.
+This module holds what notebook 06 measures it with.
 
 :func:`shared_prefix_triples` is this course's own small controlled test (hand-written sentences): in each
 triple the negative shares the query's first half word for word and differs in meaning later, the positive
@@ -13,49 +15,7 @@ paraphrases the first half and keeps the meaning.
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
-
-from helpers.decoder import DecoderEmbedder, Llama
-
-# name: template; the *last* {text} is the copy that is pooled.
-ECHO_TEMPLATES = {
-    "classical": "{text}",
-    "echo": "Rewrite the sentence: {text}, rewritten sentence: {text}",
-    "repeat": "{text} {text}",  # ablation: the text twice, no instruction
-    "prompt_only": "Rewrite the sentence: {text}",  # ablation: the instruction, the text once
-}
-
-
-class EchoEmbedder(DecoderEmbedder):
-    """A decoder reading each text through an echo template, pooling only the last copy of the text.
-
-    ``echo`` names a template of :data:`ECHO_TEMPLATES` (default the paper's); ``"last"`` pooling appends EOS
-    and reads it. ``model`` may be a transformers decoder or the from-scratch :class:`helpers.decoder.Llama`.
-    """
-
-    def __init__(self, tokenizer, model, pooling: str = "mean", max_length: int = 512, echo: str = "echo",
-                 name: str | None = None, bidirectional: bool = False):
-        if echo not in ECHO_TEMPLATES:
-            raise ValueError(f"Unknown echo template {echo!r}; choose one of {sorted(ECHO_TEMPLATES)}.")
-        self.echo = echo
-        self.scratch = isinstance(model, Llama)  # the from-scratch model has its own forward
-        super().__init__(tokenizer, model, pooling=pooling, max_length=max_length, append_eos=pooling == "last",
-                         template=ECHO_TEMPLATES[echo], bidirectional=bidirectional,
-                         name=name or f"SmolLM2-135M {echo} {pooling}")
-
-    def hidden_states(self, input_ids, attention_mask):
-        if self.scratch:
-            return self.model(input_ids, attention_mask, bidirectional=self.bidirectional)
-        return super().hidden_states(input_ids, attention_mask)
-
-    def code(self):
-        return (*super().code(), sys.modules[__name__], sys.modules[Llama.__module__])  # templates; scratch model
-
-    def settings(self):
-        return {**super().settings(), "echo": self.echo, "scratch": self.scratch}
-
 
 # The controlled test: (first half, its paraphrase, the ending, a different ending). Written for this course.
 _HALVES = [

@@ -13,6 +13,7 @@ vectors.
 from __future__ import annotations
 
 import abc
+import contextlib
 import hashlib
 import json
 import re
@@ -93,6 +94,12 @@ class Embedder(abc.ABC):
         model's forward, the pooling): part of the cache key, so editing them re-embeds the texts."""
         return ()
 
+    def forward_context(self):
+        """The context ``encode`` runs ``embed_batch`` in: nothing by default; decoders take the fast inference
+        path here (:func:`helpers.config.inference_precision`). Entered once for all batches, so the weights are
+        cast to bfloat16 once per call, not once per batch."""
+        return contextlib.nullcontext()
+
     def fingerprint(self) -> str:
         # The source of every Embedder class this one inherits from and of the code it names: editing either
         # re-embeds its texts.
@@ -116,7 +123,7 @@ class Embedder(abc.ABC):
         batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
         show = progress if progress is not None else len(batches) >= self.progress_threshold
         vectors = np.empty((len(texts), self.dim), dtype=np.float32)
-        with torch.inference_mode():
+        with torch.inference_mode(), self.forward_context():
             bar = config.progress_bar(batches, desc=f"Embedding with {self.name}", disable=not show, leave=False)
             for batch in bar:
                 out = self.embed_batch([texts[k] for k in batch])

@@ -153,9 +153,10 @@ class StatesEmbedder(Embedder):
         return twin
 
     def code(self):
-        from helpers import grit, latent_attention
-
-        return (sys.modules[__name__], latent_attention, grit)  # the heads and the tuned top layers
+        # The head's module: helpers.latent_attention's pooling heads, helpers.grit's tuned top layers (a head
+        # defined in a notebook cell has no module file: its class's source stands in).
+        module = sys.modules[type(self.head).__module__]
+        return (sys.modules[__name__], module if getattr(module, "__file__", None) else type(self.head))
 
     def settings(self):
         return {"store": self.store.settings(), "layer": self.layer, "head": weights_fingerprint(self.head)}

@@ -29,7 +29,7 @@ import pandas as pd
 import torch
 
 from helpers import cache, config
-from helpers.decoder import TEXT, DecoderEmbedder, tokenize_with_span
+from helpers.decoder import TEXT, DecoderEmbedder, bidirectional_attention, padding_only_mask, tokenize_with_span
 from helpers.evaluate import mini_mteb
 from helpers.losses import info_nce
 
@@ -193,8 +193,6 @@ def run_layers(model, states: torch.Tensor, attention_mask: torch.Tensor, layers
     from contextlib import nullcontext
 
     from transformers.masking_utils import create_causal_mask
-
-    from helpers.llm2vec import bidirectional_attention, padding_only_mask
 
     base = getattr(model, "model", model)
     positions = torch.arange(states.shape[1], device=states.device).unsqueeze(0)

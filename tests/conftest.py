@@ -18,6 +18,9 @@ os.environ["COURSE_CACHE"] = SESSION_CACHE
 # SmolLM2's de-quantised copy too: each test session makes its own (≈ 20 s), so the repository's .cache is never
 # read or written by a test. Its folder is fixed here, not derived from COURSE_CACHE, which tests change.
 os.environ["COURSE_MODEL_CACHE"] = os.path.join(SESSION_CACHE, "models")
+# Every equality test against a reference implementation compares float32 with float32; the fast inference path
+# (bfloat16) has tests of its own that switch it on.
+os.environ["COURSE_PRECISION"] = "fp32"
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -1,3 +1,4 @@
+import contextlib
 import os
 import random
 
@@ -69,3 +70,24 @@ def test_cpu_threads_limits_torch_and_blas_and_restores_them():
     assert (torch.get_num_threads(), [pool["num_threads"] for pool in threadpool_info()]) == before
     with config.cpu_threads(None):
         assert torch.get_num_threads() == before[0]
+
+
+def test_precision_defaults_to_fast_and_refuses_unknown_values(monkeypatch):
+    monkeypatch.delenv("COURSE_PRECISION", raising=False)
+    assert config.precision() == "fast"
+    monkeypatch.setenv("COURSE_PRECISION", "int4")
+    with pytest.raises(ValueError, match="COURSE_PRECISION must be one of"):
+        config.precision()
+
+
+def test_fast_path_is_bfloat16_only_where_the_hardware_has_it(monkeypatch):
+    monkeypatch.setenv("COURSE_PRECISION", "fp32")
+    assert config.inference_dtype() == "float32"
+    assert isinstance(config.inference_precision(), type(contextlib.nullcontext()))
+    monkeypatch.setenv("COURSE_PRECISION", "fast")
+    expected = "bfloat16" if config.native_bf16("cpu") else "float32"
+    assert config.inference_dtype() == expected
+    assert config.inference_dtype("mps") == "float32"  # no claim of native bfloat16 for other devices
+    with config.inference_precision():
+        product = torch.ones(2, 3) @ torch.ones(3, 2)
+    assert product.dtype == getattr(torch, expected)

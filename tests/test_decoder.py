@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import decoder
+from helpers import config, decoder
 from helpers.decoder import smollm2_embedder
 from helpers.embed import weights_fingerprint
 from helpers.models import load_smollm2
@@ -143,3 +143,19 @@ def test_exercise_solutions_pass(load_solution):
     assert checks.check_last_token_pool(solution.last_token_pool)
     assert not checks.check_last_token_pool(lambda hidden, mask: hidden[:, -1])
     assert not checks.check_padding_only_bias(...)
+
+
+@pytest.mark.skipif(not config.native_bf16("cpu"), reason="this CPU has no native bfloat16: the fast path is float32")
+def test_fast_path_keeps_the_vectors_and_is_cached_apart(models, monkeypatch):
+    texts = ["The central bank raised interest rates again.", "A short one.",
+             "Storms closed schools across the region for a second day, officials said on Tuesday."]
+    exact_embedder = smollm2_embedder("mean")
+    exact, exact_path = exact_embedder.encode(texts), exact_embedder._cache_path(texts)
+    monkeypatch.setenv("COURSE_PRECISION", "fast")
+    fast = smollm2_embedder("mean")
+    assert fast.settings()["precision"] == "bfloat16"
+    assert fast._cache_path(texts) != exact_path  # never served the other precision's vectors
+    vectors = fast.encode(texts)
+    cosines = (exact * vectors).sum(axis=1)
+    assert cosines.min() > 0.995  # bfloat16 keeps 8 bits of mantissa; the residual stream stays float32
+    assert not np.array_equal(exact, vectors)  # it really ran in bfloat16

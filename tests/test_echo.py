@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from helpers import echo
+from helpers import decoder, echo
 from helpers.decoder import PROMPT_EOL, load_smollm2_from_scratch, smollm2_embedder, tokenize_with_span
 from helpers.models import load_smollm2
 
@@ -15,21 +15,21 @@ def tokenizer():
     return load_smollm2()[0]
 
 
-@pytest.mark.parametrize("name", sorted(echo.ECHO_TEMPLATES))
+@pytest.mark.parametrize("name", sorted(decoder.ECHO_TEMPLATES))
 def test_span_mask_covers_exactly_the_last_copy(tokenizer, name):
-    batch = tokenize_with_span(tokenizer, TEXTS, echo.ECHO_TEMPLATES[name])
+    batch = tokenize_with_span(tokenizer, TEXTS, decoder.ECHO_TEMPLATES[name])
     for row, text in enumerate(TEXTS):
         span = batch["span_mask"][row].bool()
         assert tokenizer.decode(batch["input_ids"][row][span]).strip() == text
         assert (batch["attention_mask"][row][span] == 1).all()
-    copies = echo.ECHO_TEMPLATES[name].count("{text}")
+    copies = decoder.ECHO_TEMPLATES[name].count("{text}")
     assert (batch["attention_mask"].sum(1) >= copies * batch["span_mask"].sum(1)).all()
 
 
 def test_span_mask_under_left_padding_and_with_eos(tokenizer):
     original, tokenizer.padding_side = tokenizer.padding_side, "left"
     try:
-        batch = tokenize_with_span(tokenizer, TEXTS, echo.ECHO_TEMPLATES["echo"], append_eos=True)
+        batch = tokenize_with_span(tokenizer, TEXTS, decoder.ECHO_TEMPLATES["echo"], append_eos=True)
     finally:
         tokenizer.padding_side = original
     for row, text in enumerate(TEXTS):
@@ -51,16 +51,16 @@ def test_one_template_per_text_and_text_only_truncation(tokenizer):
 
 def test_truncation_keeps_both_copies_inside_max_length(tokenizer):
     long = " ".join(["word"] * 400)
-    batch = tokenize_with_span(tokenizer, [long], echo.ECHO_TEMPLATES["echo"], max_length=64)
+    batch = tokenize_with_span(tokenizer, [long], decoder.ECHO_TEMPLATES["echo"], max_length=64)
     assert batch["attention_mask"].sum() <= 64
     with pytest.raises(ValueError, match="no room"):
-        tokenize_with_span(tokenizer, [long], echo.ECHO_TEMPLATES["echo"], max_length=10)
+        tokenize_with_span(tokenizer, [long], decoder.ECHO_TEMPLATES["echo"], max_length=10)
 
 
 def test_echo_on_the_scratch_model_equals_transformers(tokenizer):
     scratch = load_smollm2_from_scratch()
     for pooling in ("mean", "last"):
-        ours = echo.EchoEmbedder(tokenizer, scratch, pooling)
+        ours = decoder.EchoEmbedder(tokenizer, scratch, pooling)
         theirs = smollm2_embedder(pooling, echo=True)
         ours.cache = theirs.cache = False
         assert np.abs(ours.encode(TEXTS) - theirs.encode(TEXTS)).max() < 1e-4
