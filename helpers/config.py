@@ -78,6 +78,24 @@ def precision() -> str:
     return value
 
 
+@contextlib.contextmanager
+def using_precision(value: str):
+    """Run a block under ``COURSE_PRECISION=value`` (``"fast"`` or ``"fp32"``), then restore the setting: how
+    notebook 11 scores the same model both ways. Embedders read the setting when they encode, so one embedder
+    serves both (each precision has its own cache entries)."""
+    if value not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {value!r}.")
+    before = os.environ.get("COURSE_PRECISION")
+    os.environ["COURSE_PRECISION"] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("COURSE_PRECISION", None)
+        else:
+            os.environ["COURSE_PRECISION"] = before
+
+
 @functools.cache
 def native_bf16(device_type: str = "cpu") -> bool:
     """Whether ``device_type`` multiplies bfloat16 matrices in hardware. On a CPU that needs the avx512_bf16 or

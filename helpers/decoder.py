@@ -580,11 +580,15 @@ class LayerPoolingSweep:
             raise ValueError(f"layers must be between 0 (embeddings) and {self.num_layers}, got {layers}.")
         self.batch_size = batch_size
         self.vectors: dict[str, dict[tuple[str, int], torch.Tensor]] = {}
+        self.dtype = config.inference_dtype(model.device.type)  # of the products behind self.vectors
         self.embedder = DecoderEmbedder(tokenizer, model, "last", max_length, append_eos=True)
 
     def compute(self, texts: list[str], progress: bool = False) -> None:
         """Forward the texts not seen yet (in batches of similar length) and keep every (pooling, layer)
         vector."""
+        dtype = config.inference_dtype(self.model.device.type)
+        if dtype != self.dtype:  # vectors kept from the other precision are not this one's
+            self.vectors, self.dtype = {}, dtype
         todo = sorted((t for t in dict.fromkeys(texts) if t not in self.vectors), key=len)
         batches = [todo[start: start + self.batch_size] for start in range(0, len(todo), self.batch_size)]
         bar = config.progress_bar(batches, desc=f"Forward pass of {self.name}, all layers",

@@ -268,3 +268,97 @@ def cost_quality_plot(table: pd.DataFrame, axes=None):
     axes[0].figure.suptitle("What each embedder costs and buys")
     axes[0].figure.tight_layout()
     return axes
+
+
+# The fast inference path against float32 (notebook 11): the rows it changes most, scored both ways on test.
+# Scoring the four in float32 takes longer than a notebook may, so scripts/compare_precision.py commits their
+# float32 results (data/artifacts/precision); the notebook scores the fast path live and compares, paired.
+
+PRECISION_ROWS = ("SmolLM2 mean", "SmolLM2 PromptEOL", "SmolLM2 echo mean", "LLM2Vec +MNTP +SimCSE")
+PRECISION_ARTIFACT = "precision"
+PRECISION_MARGIN = 0.005  # the largest change of the average the fast path may cost (issue: equal within ±0.005)
+
+
+def entry(name: str) -> Entry:
+    """The :data:`REGISTRY` entry called ``name``."""
+    for candidate in REGISTRY:
+        if candidate.name == name:
+            return candidate
+    raise ValueError(f"No leaderboard row is called {name!r}; the rows are {[e.name for e in REGISTRY]}.")
+
+
+def precision_key(rows=PRECISION_ROWS) -> dict:
+    """What decides the float32 results: each row's embedder fingerprint in float32 (its weights, settings and
+    code), the scoring code and the test split's texts."""
+    import sys
+
+    from helpers import cache
+
+    with config.using_precision("fp32"):
+        fingerprints = {name: entry(name).build().fingerprint() for name in rows}
+    return {"recipe": {"rows": list(rows), "split": "test"}, "embedders": fingerprints,
+            "code": cache.source_hash(sys.modules[mini_mteb.__module__]),
+            "text": cache.texts_fingerprint(data.task_texts("test"))}
+
+
+def score_rows(rows, precision: str, progress: bool = True) -> dict[str, pd.DataFrame]:
+    """:func:`helpers.evaluate.mini_mteb` on test of each named row, embedded under ``precision``."""
+    results = {}
+    with config.using_precision(precision):
+        for name in config.progress_bar(rows, desc=f"Scoring in {precision}", disable=not progress):
+            results[name] = mini_mteb(entry(name).build())
+            gc.collect()
+    return results
+
+
+def _save_results(target, results: dict[str, pd.DataFrame]) -> None:
+    from helpers import cache
+
+    index = {}
+    for number, (name, frame) in enumerate(results.items()):
+        draws = frame.attrs["replicates"]
+        cache.save_array(target / f"replicates-{number}.npy", np.stack([draws[task] for task in frame.index]))
+        index[name] = {"model": frame.attrs["model"], "file": f"replicates-{number}.npy",
+                       "rows": frame[["type", "metric", "score", "ci_low", "ci_high"]].to_dict(orient="index")}
+    cache.save_json(target / "results.json", index)
+
+
+def _load_results(target) -> dict[str, pd.DataFrame]:
+    from helpers import cache
+
+    results = {}
+    for name, stored in cache.load_json(target / "results.json").items():
+        frame = pd.DataFrame.from_dict(stored["rows"], orient="index")
+        frame.index.name = "task"
+        draws = cache.load_array(target / stored["file"])
+        frame.attrs.update(model=stored["model"], split="test", replicates=dict(zip(frame.index, draws, strict=True)))
+        results[name] = frame
+    return results
+
+
+def fp32_results(rows=PRECISION_ROWS, progress: bool = True) -> dict[str, pd.DataFrame]:
+    """The float32 mini-MTEB results (test) of ``rows``: the committed ``data/artifacts/precision`` when it was
+    made under today's :func:`precision_key`, else scored here (about 15 minutes on 2 CPU cores) and cached."""
+    from helpers import artifacts
+
+    return artifacts.load_or_train(PRECISION_ARTIFACT, precision_key(rows),
+                                   lambda: score_rows(rows, "fp32", progress), _save_results, _load_results)
+
+
+def precision_table(fast: dict[str, pd.DataFrame], fp32: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Fast minus float32 for each row: the average's difference with its paired interval, whether the interval
+    lies within ±:data:`PRECISION_MARGIN`, the largest per-task change, and the per-task differences."""
+    from helpers.evaluate import compare
+
+    rows = []
+    for name in fast:
+        diff = compare(fast[name], fp32[name])
+        tasks = diff.drop(index="average")
+        rows.append({"row": name, "fp32": diff.loc["average", "score_b"], "fast": diff.loc["average", "score_a"],
+                     "difference": diff.loc["average", "difference"], "ci_low": diff.loc["average", "ci_low"],
+                     "ci_high": diff.loc["average", "ci_high"],
+                     "within_margin": bool(-PRECISION_MARGIN <= diff.loc["average", "ci_low"]
+                                           and diff.loc["average", "ci_high"] <= PRECISION_MARGIN),
+                     "largest_task_change": float(tasks["difference"].abs().max()),
+                     **{f"Δ {task}": value for task, value in tasks["difference"].items()}})
+    return pd.DataFrame(rows).set_index("row")
