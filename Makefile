@@ -26,8 +26,9 @@ test: setup lint  ## pytest for helpers, then nbval over every notebook
 lint: setup
 	$(BIN)/ruff check helpers tests scripts notebooks solutions
 
-bench: setup  ## speed checks (mini-MTEB cost, word2vec words/s); run on an idle machine
-	$(BIN)/python scripts/benchmark_mini_mteb.py; status=$$?; $(BIN)/python scripts/benchmark_word2vec.py && exit $$status
+bench: setup  ## speed checks (mini-MTEB cost, generation tokens/s, word2vec words/s); run on an idle machine
+	$(BIN)/python scripts/benchmark_mini_mteb.py; a=$$?; $(BIN)/python scripts/benchmark_generation.py; b=$$?; \
+	$(BIN)/python scripts/benchmark_word2vec.py && exit $$((a || b))
 
 lab: setup  ## JupyterLab in the course environment
 	$(BIN)/jupyter lab notebooks

@@ -60,3 +60,27 @@ def test_solutions_pass_their_checks(load_solution):
     assert exercises.check_best_under_budget(solution.best_under_budget)
     assert not exercises.check_pareto_front(...)
     assert not exercises.check_best_under_budget(lambda table, budget: table["average"].idxmax())
+
+
+def test_entry_names_every_precision_row_and_refuses_others():
+    assert [leaderboard.entry(name).name for name in leaderboard.PRECISION_ROWS] == list(leaderboard.PRECISION_ROWS)
+    with pytest.raises(ValueError, match="No leaderboard row is called"):
+        leaderboard.entry("GPT-5")
+
+
+def test_precision_results_round_trip_and_compare_paired(tmp_path):
+    from helpers import evaluate
+
+    minilm = evaluate.mini_mteb(minilm_embedder(), split="test", tasks=["LeeDocSTS", "NewsHeadlineRetrieval"])
+    leaderboard._save_results(tmp_path, {"MiniLM": minilm})
+    loaded = leaderboard._load_results(tmp_path)["MiniLM"]
+    assert list(loaded.index) == list(minilm.index)
+    assert loaded["score"].to_dict() == pytest.approx(minilm["score"].to_dict())
+    same = leaderboard.precision_table({"MiniLM": minilm}, {"MiniLM": loaded})
+    assert same.loc["MiniLM", "difference"] == pytest.approx(0, abs=1e-12)
+    assert same.loc["MiniLM", "within_margin"]
+    shifted = minilm.copy()
+    shifted.attrs = {**minilm.attrs, "replicates": {k: v + 0.01 for k, v in minilm.attrs["replicates"].items()}}
+    shifted["score"] += 0.01
+    moved = leaderboard.precision_table({"MiniLM": shifted}, {"MiniLM": loaded})
+    assert moved.loc["MiniLM", "difference"] == pytest.approx(0.01) and not moved.loc["MiniLM", "within_margin"]
