@@ -112,6 +112,37 @@ def save(name: str, key: dict, value, save_files: Callable[[Path, object], None]
     return cache.save_folder(target, fill)
 
 
+def save_results(target: Path, results: dict) -> None:
+    """Write mini-MTEB result frames (:func:`helpers.evaluate.mini_mteb`, by name) into the folder ``target``:
+    each frame's per-task rows as JSON and its bootstrap replicates as an array, so that a loaded frame compares,
+    paired, exactly as the scored one did. A *result artifact*: what several training runs scored, for a
+    notebook that cannot run them all in its budget (docs/authoring.md)."""
+    index = {}
+    for number, (name, frame) in enumerate(results.items()):
+        draws = frame.attrs["replicates"]
+        cache.save_array(target / f"replicates-{number}.npy", np.stack([draws[task] for task in frame.index]))
+        index[name] = {"model": frame.attrs["model"], "split": frame.attrs.get("split", "test"),
+                       "file": f"replicates-{number}.npy",
+                       "rows": frame[["type", "metric", "score", "ci_low", "ci_high"]].to_dict(orient="index")}
+    cache.save_json(target / "results.json", index)
+
+
+def load_results(target: Path) -> dict:
+    """The frames :func:`save_results` wrote into ``target``, by name, each with its replicates for
+    :func:`helpers.evaluate.compare`."""
+    import pandas as pd
+
+    results = {}
+    for name, stored in cache.load_json(target / "results.json").items():
+        frame = pd.DataFrame.from_dict(stored["rows"], orient="index")
+        frame.index.name = "task"
+        draws = cache.load_array(target / stored["file"])
+        frame.attrs.update(model=stored["model"], split=stored.get("split", "test"),
+                           replicates=dict(zip(frame.index, draws, strict=True)))
+        results[name] = frame
+    return results
+
+
 def size_mb() -> float:
     """Megabytes of every committed artifact together (the course keeps them under 40 MB)."""
     root = config.data_dir() / "artifacts"

@@ -311,38 +311,14 @@ def score_rows(rows, precision: str, progress: bool = True) -> dict[str, pd.Data
     return results
 
 
-def _save_results(target, results: dict[str, pd.DataFrame]) -> None:
-    from helpers import cache
-
-    index = {}
-    for number, (name, frame) in enumerate(results.items()):
-        draws = frame.attrs["replicates"]
-        cache.save_array(target / f"replicates-{number}.npy", np.stack([draws[task] for task in frame.index]))
-        index[name] = {"model": frame.attrs["model"], "file": f"replicates-{number}.npy",
-                       "rows": frame[["type", "metric", "score", "ci_low", "ci_high"]].to_dict(orient="index")}
-    cache.save_json(target / "results.json", index)
-
-
-def _load_results(target) -> dict[str, pd.DataFrame]:
-    from helpers import cache
-
-    results = {}
-    for name, stored in cache.load_json(target / "results.json").items():
-        frame = pd.DataFrame.from_dict(stored["rows"], orient="index")
-        frame.index.name = "task"
-        draws = cache.load_array(target / stored["file"])
-        frame.attrs.update(model=stored["model"], split="test", replicates=dict(zip(frame.index, draws, strict=True)))
-        results[name] = frame
-    return results
-
-
 def fp32_results(rows=PRECISION_ROWS, progress: bool = True) -> dict[str, pd.DataFrame]:
     """The float32 mini-MTEB results (test) of ``rows``: the committed ``data/artifacts/precision`` when it was
     made under today's :func:`precision_key`, else scored here (about 15 minutes on 2 CPU cores) and cached."""
     from helpers import artifacts
 
     return artifacts.load_or_train(PRECISION_ARTIFACT, precision_key(rows),
-                                   lambda: score_rows(rows, "fp32", progress), _save_results, _load_results)
+                                   lambda: score_rows(rows, "fp32", progress), artifacts.save_results,
+                                   artifacts.load_results)
 
 
 def precision_table(fast: dict[str, pd.DataFrame], fp32: dict[str, pd.DataFrame]) -> pd.DataFrame:

@@ -28,7 +28,7 @@ def main() -> None:
                                           "ci_low": round(float(table.loc[name, "ci_low"]), 4),
                                           "ci_high": round(float(table.loc[name, "ci_high"]), 4)}
     path = artifacts.save(leaderboard.PRECISION_ARTIFACT, leaderboard.precision_key(), fp32,
-                          leaderboard._save_results, "python scripts/compare_precision.py", seconds,
+                          artifacts.save_results, "python scripts/compare_precision.py", seconds,
                           history={"fast_dtype": config.inference_dtype(), "minutes_fast": round(
                               (time.perf_counter() - start - seconds) / 60, 1)}, scores=scores)
     print(f"{path} in {seconds / 60:.1f} min (float32), {(time.perf_counter() - start) / 60:.1f} min in all:")

@@ -166,3 +166,29 @@ def test_solutions_pass_their_checks(load_solution):
     assert exercises.check_positive_aware_filter(solution.keep_negatives)
     assert not exercises.check_latent_attention(...)
     assert not exercises.check_positive_aware_filter(lambda s, p, r: s > r * p)
+
+
+def test_experiment_results_round_trip_with_tuple_keys(tmp_path):
+    """The result artifact gives back what run_experiments returned: frames (with replicates, so comparisons stay
+    paired), loss curves and window losses, under the same (kind, seed) keys."""
+    from helpers import evaluate
+    from helpers import frontier_experiments as experiments
+    from helpers.embed import minilm_embedder
+
+    frame = evaluate.mini_mteb(minilm_embedder(), split="test", tasks=["NewsHeadlineRetrieval"])
+    value = {"head_results": {"untrained": frame, ("latent", 42): frame},
+             "head_losses": {("latent", 42): [2.5, 1.5]},
+             "grit_results": {"untuned": frame, ("joint", 43): frame},
+             "grit_histories": {("joint", 43): {"contrastive": [1.0, 0.5], "next_token": [4.0, 3.9], "seconds": 9.0}},
+             "window_losses": {("held-out news", "untuned"): np.array([4.1, 4.2]),
+                               ("another source", ("lm_only", 44)): np.array([5.0, 5.5])}}
+    experiments.save_files(tmp_path, value)
+    back = experiments.load_files(tmp_path)
+    assert set(back["head_results"]) == {"untrained", ("latent", 42)}
+    assert back["head_losses"] == {("latent", 42): [2.5, 1.5]}
+    assert back["grit_histories"] == {("joint", 43): {"contrastive": [1.0, 0.5], "next_token": [4.0, 3.9]}}
+    assert set(back["window_losses"]) == set(value["window_losses"])
+    assert np.allclose(back["window_losses"]["another source", ("lm_only", 44)], [5.0, 5.5])
+    same = evaluate.compare(back["grit_results"]["joint", 43], frame)
+    assert same.loc["average", "difference"] == pytest.approx(0, abs=1e-12)
+    assert same.loc["average", "ci_low"] == pytest.approx(0, abs=1e-12)

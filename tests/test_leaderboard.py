@@ -69,11 +69,11 @@ def test_entry_names_every_precision_row_and_refuses_others():
 
 
 def test_precision_results_round_trip_and_compare_paired(tmp_path):
-    from helpers import evaluate
+    from helpers import artifacts, evaluate
 
     minilm = evaluate.mini_mteb(minilm_embedder(), split="test", tasks=["LeeDocSTS", "NewsHeadlineRetrieval"])
-    leaderboard._save_results(tmp_path, {"MiniLM": minilm})
-    loaded = leaderboard._load_results(tmp_path)["MiniLM"]
+    artifacts.save_results(tmp_path, {"MiniLM": minilm})
+    loaded = artifacts.load_results(tmp_path)["MiniLM"]
     assert list(loaded.index) == list(minilm.index)
     assert loaded["score"].to_dict() == pytest.approx(minilm["score"].to_dict())
     same = leaderboard.precision_table({"MiniLM": minilm}, {"MiniLM": loaded})
