@@ -96,6 +96,18 @@ def load_or_train(name: str, key: dict, train: Callable[[], object], save_files:
                         load_files)
 
 
+def shard(name: str, key: dict, run: Callable[[], object], save_files: Callable[[Path, object], None],
+          load_files: Callable[[Path], object]):
+    """One unit of a long script's work (one seed, one learning rate), kept in the cache as soon as it is done:
+    ``run()``'s result under ``<cache>/shards/<name>-<digest of key>``. A script that is stopped and run again
+    reads the shards it finished (and says so) and goes on with the rest, so a stop loses one shard at most."""
+    path = config.cache_dir() / "shards" / f"{name}-{cache.key_digest(key)}"
+    if path.exists():
+        print(f"{name}: finished before, read from {path}", flush=True)
+    return cache.cached(path, run, lambda target, value: cache.save_folder(target, lambda f: save_files(f, value)),
+                        load_files)
+
+
 def save(name: str, key: dict, value, save_files: Callable[[Path, object], None], script: str, seconds: float,
          history: dict | None = None, scores: dict | None = None) -> Path:
     """Commit-ready: write ``value``'s files and its card to ``data/artifacts/<name>`` (replacing what was there)."""

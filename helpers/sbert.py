@@ -223,7 +223,7 @@ def save_files(target: Path, value: dict) -> None:
                         "seconds": value["seconds"]})
 
 
-def _load_files(target: Path) -> dict:
+def load_files(target: Path) -> dict:
     state, extra = cache.load_tensors(target / "model.safetensors")
     return {"state": artifacts.read_8bit(state), **extra}
 
@@ -235,7 +235,7 @@ def sentence_bert(start: str = "mlm", progress: bool = True):
     from helpers import encoder, mlm
 
     parts = artifacts.load_or_train(f"sbert_{start}", artifact_key(start),
-                                    lambda: train_sentence_bert(start, progress=progress), save_files, _load_files)
+                                    lambda: train_sentence_bert(start, progress=progress), save_files, load_files)
     model = Encoder(encoder.EncoderConfig(**parts["encoder_config"]))
     model.load_state_dict(parts["state"])
     embedder = encoder.ScratchEmbedder(mlm.mlm_tokenizer(), model.eval(), "mean",

@@ -3,6 +3,9 @@
     python scripts/train_sbert.py --sweep   # dev split: each start's learning rate (≈ 11 min on 2 cores)
     python scripts/train_sbert.py           # every seed of both starts; commits seed 0 (≈ 32 min on 2 cores)
 
+Each trained run is kept in the course cache as soon as it is done (helpers.artifacts.shard): a stopped run,
+started again, reads the runs it finished and trains the rest.
+
 Both start from notebook 02's artifact (``data/artifacts/mlm_encoder``): its pre-trained weights (``mlm``) or the
 same architecture with random weights (``random``, its tokenizer). The recipe is ``helpers.sbert.RECIPE``; the
 sweep prints the dev-split average of each learning rate, and RECIPE holds the best one for each start. Every
@@ -14,7 +17,6 @@ MLM encoder, seed by seed.
 from __future__ import annotations
 
 import argparse
-import time
 
 from helpers import artifacts, encoder, mlm, sbert
 from helpers.evaluate import average_interval, compare, mini_mteb
@@ -46,11 +48,10 @@ def train() -> None:
     for seed in sbert.SEEDS:
         for start in sbert.STARTS:
             key = sbert.artifact_key(start, seed)
-            begin = time.perf_counter()
-            value = sbert.train_sentence_bert(start, seed, progress=True)
-            seconds = time.perf_counter() - begin
-            embedder = _embedder(value, f"SBERT {start} seed {seed}")
-            embedder.cache = False
+            run = lambda start=start, seed=seed: sbert.train_sentence_bert(start, seed, progress=True)  # noqa: E731
+            value = artifacts.shard(f"sbert_{start}_seed{seed}", key, run, sbert.save_files, sbert.load_files)
+            seconds = value["seconds"]
+            embedder = _embedder(value, f"SBERT {start} seed {seed}")  # cached vectors: a rerun reads its scores
             results[start][seed] = mini_mteb(embedder)
             print(f"{start} seed {seed}: test average {average_interval(results[start][seed])} ({seconds:.0f} s)",
                   flush=True)

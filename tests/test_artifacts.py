@@ -73,3 +73,13 @@ def test_8bit_storage_keeps_each_value_within_half_a_step():
     step = state["weight"].abs().amax(1, keepdim=True) / 127
     assert ((back["weight"] - state["weight"]).abs() <= step / 2 + 1e-7).all()
     assert torch.allclose(back["bias"], state["bias"], atol=1e-3) and set(back) == set(state)
+
+
+def test_a_shard_runs_once_and_is_read_back_after_a_stop(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_CACHE", str(tmp_path / "cache"))
+    save = lambda folder, value: (folder / "value.json").write_text(json.dumps(value))
+    load = lambda folder: json.loads((folder / "value.json").read_text())
+    assert artifacts.shard("run_seed1", {"seed": 1}, lambda: {"loss": 0.5}, save, load) == {"loss": 0.5}
+    again = artifacts.shard("run_seed1", {"seed": 1}, lambda: pytest.fail("a finished shard is read"), save, load)
+    assert again == {"loss": 0.5} and "finished before" in capsys.readouterr().out
+    assert artifacts.shard("run_seed1", {"seed": 2}, lambda: {"loss": 0.7}, save, load) == {"loss": 0.7}
