@@ -156,7 +156,7 @@ def load_results(target: Path) -> dict:
 
 
 def size_mb() -> float:
-    """Megabytes of every committed artifact together (the course keeps them under 40 MB)."""
+    """Megabytes of every committed artifact together (the course keeps them under 60 MB)."""
     root = config.data_dir() / "artifacts"
     return sum(path.stat().st_size for path in root.rglob("*") if path.is_file()) / 1e6
 

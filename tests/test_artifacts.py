@@ -26,8 +26,8 @@ def test_every_committed_artifact_is_known_and_current():
         assert card["script"].startswith("python scripts/") and card["seconds"] > 0 and card["scores"]
 
 
-def test_committed_weights_stay_under_40_mb():
-    assert artifacts.size_mb() <= 40
+def test_committed_artifacts_stay_under_60_mb():
+    assert artifacts.size_mb() <= 60  # issue 32's limit (was 40)
 
 
 @pytest.fixture
