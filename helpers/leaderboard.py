@@ -35,6 +35,7 @@ from helpers.sbert import RECIPE as SBERT_RECIPE
 from helpers.sbert import sentence_bert
 
 MLM_STEPS, SBERT_STEPS = PRETRAINING["steps"], SBERT_RECIPE["steps"]
+MEAN_LAYER_CHOSEN_ON_DEV = 24  # notebook 05's layer sweep picks it on the dev split (asserted there)
 TIMING_TEXTS = 16  # the first 16 test tweets of the classification task: short, real, fixed
 TIMING_REPEATS = 5
 
@@ -49,7 +50,8 @@ class Entry:
     training: str  # what the course did to it, in a few words
     build: Callable[[], Embedder]
     instructed: bool = False  # scored with instructions (notebook 09's protocol)
-    timed: Callable[[], Embedder] | None = None  # the embedder to time, when ``build``'s answers from memory
+    # The embedder to time: when ``build``'s answers from memory, or a trained row's untrained twin (TRAINED_ROWS).
+    timed: Callable[[], Embedder] | None = None
 
 
 def _mlm_encoder():
@@ -110,20 +112,39 @@ def _llm2vec(stage: str):
     return build
 
 
-def _instruct(variant: str):
+# Rows whose models notebooks 09 and 10 train (minutes each on a CPU): their scores come from the result artifact
+# TRAINED_ROWS_ARTIFACT (see trained_row_results); each is timed and counted on an untrained twin, a model of the
+# same architecture and size, which costs the same per text as the trained one.
+
+
+def _instruct(variant: str) -> dict:
     def build():
         from helpers.instruct import tuned_embedder
 
         return tuned_embedder(variant)
-    return build
+
+    def twin():
+        from helpers.instruct import untuned_embedder
+
+        return untuned_embedder(variant)
+    return {"build": build, "timed": twin, "instructed": True}
 
 
-def _frontier(kind: str):
+def _frontier(kind: str) -> dict:
     def build():
         from helpers import grit, latent_attention
 
         return grit.grit_embedder("joint") if kind == "grit" else latent_attention.pooling_head_embedder("latent")
-    return build
+
+    def twin():
+        from helpers import frontier, grit, latent_attention
+
+        store = frontier.smollm2_states()
+        if kind == "grit":
+            return frontier.StatesEmbedder(store, grit.MeanPooledTop(grit.TopLayers(store.model)), "GRIT twin",
+                                           layer=frontier.SPLIT_LAYER)
+        return frontier.StatesEmbedder(store, latent_attention.make_head("latent"), "latent-attention twin")
+    return {"build": build, "timed": twin}
 
 
 REGISTRY: tuple[Entry, ...] = (
@@ -143,6 +164,9 @@ REGISTRY: tuple[Entry, ...] = (
     Entry("SmolLM2 mean", "05", "decoder LLM", "none (next-token pre-training only)", **_pooling("mean")),
     Entry("SmolLM2 last token", "05", "decoder LLM", "none", **_pooling("last")),
     Entry("SmolLM2 weighted mean", "05", "decoder LLM", "none", **_pooling("weighted_mean")),
+    Entry(f"SmolLM2 mean, layer {MEAN_LAYER_CHOSEN_ON_DEV}", "05", "decoder LLM",
+          "none (mean of the layer chosen on the dev split)",
+          lambda: smollm2_embedder("mean", layer=MEAN_LAYER_CHOSEN_ON_DEV)),
     Entry("SmolLM2 PromptEOL", "05", "decoder LLM", "none (a prompt asks for the text in one word)",
           prompteol_embedder),
     Entry("SmolLM2 echo mean", "06", "decoder LLM", "none (text read twice)",
@@ -155,14 +179,14 @@ REGISTRY: tuple[Entry, ...] = (
           _llm2vec("simcse")),
     Entry("instruct E5 (last token + EOS)", "09", "decoder LLM",
           f"top {INSTRUCT_RECIPE['train_layers']} layers, synthetic triples, {INSTRUCT_RECIPE['steps']} steps",
-          _instruct("e5_last"), instructed=True),
+          **_instruct("e5_last")),
     Entry("instruct GTE (bidirectional mean)", "09", "decoder LLM",
           f"top {INSTRUCT_RECIPE['train_layers']} layers, synthetic triples, {INSTRUCT_RECIPE['steps']} steps",
-          _instruct("gte_bidirectional"), instructed=True),
+          **_instruct("gte_bidirectional")),
     Entry("SmolLM2 + latent attention", "10", "decoder LLM",
-          f"frozen LLM + trained pooling head, {HEAD_RECIPE['steps']} steps", _frontier("latent")),
+          f"frozen LLM + trained pooling head, {HEAD_RECIPE['steps']} steps", **_frontier("latent")),
     Entry("SmolLM2 GRIT joint", "10", "decoder LLM",
-          f"top 4 layers, contrastive + next-token, {GRIT_RECIPE['steps']} steps", _frontier("grit")),
+          f"top 4 layers, contrastive + next-token, {GRIT_RECIPE['steps']} steps", **_frontier("grit")),
 )
 
 
@@ -214,18 +238,66 @@ def ms_per_text(embedder: Embedder, texts: list[str] | None = None, repeats: int
         timed.cache = before
 
 
-def score(entries=REGISTRY, progress: bool = True) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """Build, score and time every entry. Returns the table (task scores, average, parameters, ms per text,
-    notebook, family, training, seconds to score) and the raw mini-MTEB frames by name."""
+TRAINED_ROWS = ("instruct E5 (last token + EOS)", "instruct GTE (bidirectional mean)", "SmolLM2 + latent attention",
+                "SmolLM2 GRIT joint")
+TRAINED_ROWS_ARTIFACT = "leaderboard_rows"
+
+
+def trained_rows_key() -> dict:
+    """What decides the scores of :data:`TRAINED_ROWS`: each model's training key (recipe, data, SmolLM2's weights,
+    the code that trains and embeds it), the scoring code and the test split's texts."""
+    import sys
+
+    from helpers import cache, frontier, grit, instruct, latent_attention
+
+    training = {"instruct E5 (last token + EOS)": instruct.tuned_key("e5_last"),
+                "instruct GTE (bidirectional mean)": instruct.tuned_key("gte_bidirectional"),
+                "SmolLM2 + latent attention": frontier.artifact_key(latent_attention, HEAD_RECIPE, HEAD_RECIPE["seed"]),
+                "SmolLM2 GRIT joint": frontier.artifact_key(grit, GRIT_RECIPE, GRIT_RECIPE["seed"])}
+    return {"recipe": {"rows": list(TRAINED_ROWS), "split": "test"},
+            "training": {name: cache.key_digest(key) for name, key in training.items()},
+            "code": cache.source_hash(sys.modules[mini_mteb.__module__], instruct.instructed_mini_mteb),
+            "text": cache.texts_fingerprint(data.task_texts("test"))}
+
+
+def _scored_embedder(entry: Entry, embedder: Embedder) -> pd.DataFrame:
     from helpers.instruct import instructed_mini_mteb
 
+    return (instructed_mini_mteb if entry.instructed else mini_mteb)(embedder)
+
+
+def _scored(entry: Entry) -> pd.DataFrame:
+    return _scored_embedder(entry, entry.build())
+
+
+def trained_row_results(progress: bool = True) -> dict[str, pd.DataFrame]:
+    """The mini-MTEB results (test) of :data:`TRAINED_ROWS`: the committed ``data/artifacts/leaderboard_rows``
+    (``scripts/score_leaderboard_rows.py``) when it was made under today's :func:`trained_rows_key`, else trained
+    and scored here (about 10 minutes on 2 CPU cores) and cached."""
+    from helpers import artifacts
+
+    def run():
+        results = {}
+        for name in config.progress_bar(TRAINED_ROWS, desc="Training and scoring", disable=not progress):
+            results[name] = _scored(entry(name))
+            gc.collect()
+        return results
+    return artifacts.load_or_train(TRAINED_ROWS_ARTIFACT, trained_rows_key(), run, artifacts.save_results,
+                                   artifacts.load_results)
+
+
+def score(entries=REGISTRY, progress: bool = True) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Score and time every entry. Returns the table (task scores, average, parameters, ms per text, notebook,
+    family, training, seconds to score) and the raw mini-MTEB frames by name. :data:`TRAINED_ROWS` are read from
+    :func:`trained_row_results`, and timed and counted on their untrained twins (``entry.timed``)."""
+    stored = trained_row_results(progress) if any(e.name in TRAINED_ROWS for e in entries) else {}
     rows, frames = [], {}
     for entry in config.progress_bar(entries, desc="Leaderboard", disable=not progress):
         start = time.perf_counter()
-        embedder = entry.build()
-        frames[entry.name] = (instructed_mini_mteb if entry.instructed else mini_mteb)(embedder)
+        embedder = entry.timed() if entry.name in stored else entry.build()
+        frames[entry.name] = stored[entry.name] if entry.name in stored else _scored_embedder(entry, embedder)
         scored = time.perf_counter() - start
-        timed = entry.timed() if entry.timed else embedder
+        timed = entry.timed() if entry.timed and entry.name not in stored else embedder
         frame = frames[entry.name]
         rows.append({**frame["score"].to_dict(), "average_low": frame.loc["average", "ci_low"],
                      "average_high": frame.loc["average", "ci_high"], "parameters": parameter_count(embedder),

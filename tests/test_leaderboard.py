@@ -84,3 +84,12 @@ def test_precision_results_round_trip_and_compare_paired(tmp_path):
     shifted["score"] += 0.01
     moved = leaderboard.precision_table({"MiniLM": shifted}, {"MiniLM": loaded})
     assert moved.loc["MiniLM", "difference"] == pytest.approx(0.01) and not moved.loc["MiniLM", "within_margin"]
+
+
+def test_trained_rows_are_registered_and_timed_on_an_untrained_twin():
+    assert set(leaderboard.TRAINED_ROWS) <= {entry.name for entry in leaderboard.REGISTRY}
+    for name in leaderboard.TRAINED_ROWS:
+        assert leaderboard.entry(name).timed is not None, f"{name} needs a twin to time"
+    instructed = leaderboard.entry("instruct E5 (last token + EOS)")
+    twin = instructed.timed()
+    assert instructed.instructed and twin.pooling == "last" and not twin.bidirectional
