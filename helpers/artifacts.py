@@ -113,7 +113,7 @@ def save(name: str, key: dict, value, save_files: Callable[[Path, object], None]
 
 
 def size_mb() -> float:
-    """Megabytes of every committed artifact together (the course keeps them under 40 MB)."""
+    """Megabytes of every committed artifact together (the course keeps them under 60 MB)."""
     root = config.data_dir() / "artifacts"
     return sum(path.stat().st_size for path in root.rglob("*") if path.is_file()) / 1e6
 

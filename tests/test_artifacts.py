@@ -6,12 +6,13 @@ import json
 import pytest
 import torch
 
-from helpers import artifacts, leaderboard, llm2vec, mlm, sbert, trained_vectors
+from helpers import artifacts, leaderboard, llm2vec, mlm, sbert, static, trained_vectors
 
 # Every committed artifact, with the function that gives today's key for it: a new artifact must be added here.
 TODAY = {"mlm_encoder": mlm.artifact_key, "llm2vec": llm2vec.artifact_key, "llm2vec_lr": llm2vec.lr_sweep_key,
          "precision": leaderboard.precision_key,
          "sbert_mlm": lambda: sbert.artifact_key("mlm"), "sbert_random": lambda: sbert.artifact_key("random"),
+         "static_smollm2": lambda: static.artifact_key("smollm2"),
          **{name: (lambda kind=kind: trained_vectors.artifact_key(kind))
             for kind, name in trained_vectors.KINDS.items()}}
 
@@ -26,8 +27,8 @@ def test_every_committed_artifact_is_known_and_current():
         assert card["script"].startswith("python scripts/") and card["seconds"] > 0 and card["scores"]
 
 
-def test_committed_weights_stay_under_40_mb():
-    assert artifacts.size_mb() <= 40
+def test_committed_weights_stay_under_60_mb():
+    assert artifacts.size_mb() <= 60
 
 
 @pytest.fixture
