@@ -2,7 +2,7 @@
 static again.
 
 A transformer's tokens start as static vectors (one row per token id), become contextual inside the model, and
-here become static again: every token of the teacher's vocabulary is read *alone* by the teacher, its output
+here become static again: every token of the teacher's vocabulary is read on its own by the teacher, its output
 becomes that token's row, and a text is the normalised mean of its tokens' rows. No training data, no training
 step; embedding a text is a table lookup.
 
@@ -17,13 +17,18 @@ and ``tokenizer/tokenizer.py``, read for this module):
    [PAD] and [UNK] in its table and drops [UNK] when it embeds; here both are skipped (two rows fewer in the PCA
    fit and the ranks). Skipped tokens keep a row of zeros, so the table still has one row per token id and the
    teacher's tokenizer indexes it directly. Tokens are fed by id, never decoded to text and re-tokenised.
-2. **Teacher states** (:func:`teacher_states`): each kept token alone, wrapped in the special tokens the
-   tokenizer itself adds around a text (``[CLS] token [SEP]`` for MiniLM; nothing for SmolLM2, whose tokenizer
-   adds none), through the teacher; the token's vector is the mean of the output states over all positions,
-   special ones included (Model2Vec's ``create_embeddings``: the attention-mask mean of ``last_hidden_state``).
-   For MiniLM that is the sentence transformer's own mean pooling before its ``Normalize``; for SmolLM2 the pooled
-   state of :func:`helpers.decoder.smollm2_embedder` ``("mean")``, the single token's last-layer state, in float32
-   (a distillation is a one-off computation, kept off the bfloat16 fast path as training is).
+2. **Teacher states** (:func:`teacher_states`): each kept token through the teacher, fed by id. MiniLM reads it
+   as Model2Vec does: wrapped in the special tokens its tokenizer adds around any text, ``[CLS] token [SEP]``, the
+   token's vector the mean of the three output states (Model2Vec's ``create_embeddings``: the attention-mask mean
+   of ``last_hidden_state``), which is the sentence transformer's own mean pooling before its ``Normalize``.
+   SmolLM2's tokenizer adds nothing, so Model2Vec as it runs would read each token alone at position 0, a causal
+   decoder's attention sink (Xiao et al. 2023; Sun et al. 2024), whose state is nearly the same for every token.
+   Here a SmolLM2 token is read through a template of :data:`READINGS` (alone; after ``<|endoftext|>``, Model2Vec's
+   wrapping where a tokenizer adds a BOS; inside notebook 06's echo template) at a layer (the final RMSNorm
+   applied), its state taken at the token's last copy; :func:`reading_sweep` chose :data:`SMOLLM2_RECIPE` on the
+   dev split. Model2Vec would also average the BOS's state in: the same for every token under the causal mask, a
+   constant that PCA's centring removes. Float32 throughout (a distillation is a one-off computation, kept off
+   the bfloat16 fast path as training is).
 3. **PCA** (:func:`pca`) to 256 dimensions, fitted on the kept tokens' states (centred; scikit-learn's
    ``PCA(svd_solver="full")``, sign convention included).
 4. **SIF weighting with Zipf frequencies** (:func:`sif_weights`): the kept tokens, in vocabulary (id) order, get
@@ -35,19 +40,24 @@ and ``tokenizer/tokenizer.py``, read for this module):
 :func:`distilled_embedder` ``("minilm")`` distils all-MiniLM-L6-v2 (its 29,522 kept tokens through the
 encoder take about half a minute on 2 cores, cached under the course cache with the teacher's states);
 ``("smollm2")`` loads SmolLM2's table from the committed artifact ``data/artifacts/static_smollm2`` (8 bits a value,
-made by ``scripts/distil_static_embeddings.py``: 49,135 tokens through 30 layers is more than a notebook's budget).
-:func:`export_sentence_transformer` saves a table as a sentence-transformers ``StaticEmbedding`` model.
+made by ``scripts/distil_static_embeddings.py``: 49,135 tokens through 30 layers is more than a notebook's budget),
+and :func:`reading_sweep` the committed dev and test scores of every reading and layer
+(``data/artifacts/static_smollm2_readings``). :func:`export_sentence_transformer` saves a table as a
+sentence-transformers ``StaticEmbedding`` model.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import re
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from tokenizers import Tokenizer
 from tokenizers.models import WordPiece
@@ -57,14 +67,26 @@ from helpers.embed import Embedder
 from helpers.word_vectors import WordVectors
 
 TEACHERS = {"minilm": "all-MiniLM-L6-v2 (token embeddings, mean over [CLS] token [SEP])",
-            "smollm2": "SmolLM2-135M-Instruct, smollm2_embedder('mean'), float32"}
+            "smollm2": "SmolLM2-135M-Instruct, float32, one token through a reading template"}
 LABELS = {"minilm": "MiniLM", "smollm2": "SmolLM2"}
 RECIPE = {"pca_dims": 256, "sif_coefficient": 1e-4}  # Model2Vec's defaults
 MAX_LENGTH = 512  # tokens of a text that are read (Model2Vec's StaticModel.encode default)
 UNUSED = re.compile(r"\[unused\d+\]")  # Model2Vec's default token_remove_pattern
 BATCH_SIZE = 512
 ARTIFACTS = {"smollm2": "static_smollm2"}  # committed; MiniLM's table is distilled where it is used
+READINGS_ARTIFACT = "static_smollm2_readings"  # the dev sweep that chose SmolLM2's reading (scores, no weights)
 SCRIPT = "python scripts/distil_static_embeddings.py"
+
+# How SmolLM2 reads one vocabulary token: a template with the token (by id) in every {text}, its state read at the
+# last one, as helpers.decoder's embedders pool a text's last copy. SmolLM2's tokenizer adds no special token, so
+# Model2Vec as it runs reads the token alone, at position 0: a causal decoder's attention sink.
+READINGS = {
+    "alone": "{text}",  # Model2Vec as it runs on SmolLM2
+    "bos": "<|endoftext|>{text}",  # Model2Vec's wrapping where a tokenizer adds a BOS, with SmolLM2's separator
+    "echo": "Rewrite the sentence: {text}, rewritten sentence: {text}",  # the course's best SmolLM2 embedder
+}
+SWEEP_LAYERS = (0, 6, 12, 18, 24, 30)  # compared on dev: 0 is the input embedding table, 30 the last layer
+SMOLLM2_RECIPE = {"reading": "bos", "layer": 6}  # chosen on dev (scripts/distil_static_embeddings.py checks it)
 
 
 def _check_teacher(teacher: str) -> str:
@@ -130,32 +152,96 @@ def _minilm_forward(batch: torch.Tensor) -> torch.Tensor:
     return features["token_embeddings"].mean(1)  # every position is a real token: the mask mean is the mean
 
 
-def _smollm2_forward(batch: torch.Tensor) -> torch.Tensor:
-    from helpers.decoder import smollm2_embedder
-    from helpers.pooling import pool
+def _smollm2_prefix(prefix: np.ndarray):
+    """SmolLM2's key-value cache after ``prefix`` (ids every row starts with), or ``None`` for no prefix: under the
+    causal mask the prefix's states are the same in every row, so they are computed once."""
+    if not len(prefix):
+        return None
+    model = models.load_smollm2()[1]
+    base = getattr(model, "model", model)
+    ids = torch.from_numpy(np.asarray(prefix, dtype=np.int64))[None]
+    with torch.inference_mode():
+        return base(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=True).cache
 
-    teacher = smollm2_embedder("mean")
-    mask = torch.ones_like(batch)
-    with config.using_precision("fp32"), teacher.forward_context():
-        return pool(teacher.hidden_states(batch, mask), mask, teacher.pooling)
+
+def _smollm2_forward(batch: torch.Tensor, position: int, layers, prefix=None) -> list[torch.Tensor]:
+    """The states at ``position`` after each of ``layers`` of ``batch`` (rows that continue ``prefix``'s cache)."""
+    from helpers.decoder import hidden_states, normed_layer
+
+    model = models.load_smollm2()[1]
+    if prefix is None:
+        states = hidden_states(model, batch, torch.ones_like(batch), all_layers=True)  # float32: no fast path here
+    else:
+        past = copy.deepcopy(prefix)
+        past.batch_repeat_interleave(len(batch))
+        done = past.get_seq_length()
+        mask = torch.ones(len(batch), done + batch.shape[1], dtype=torch.long)
+        states = getattr(model, "model", model)(input_ids=batch, attention_mask=mask, cache=past,
+                                                use_cache=True, output_hidden_states=True).hidden_states
+        position -= done
+    return [normed_layer(model, states, layer)[:, position] for layer in layers]
 
 
-def teacher_states(teacher: str, ids, batch_size: int = BATCH_SIZE, progress: bool = True) -> np.ndarray:
-    """The teacher's vector of each token id, read alone between the tokenizer's special tokens: the mean of the
-    output states over all positions (float32, one row per id)."""
-    forward = _minilm_forward if _check_teacher(teacher) == "minilm" else _smollm2_forward
-    before, after = (np.array(side, dtype=np.int64) for side in wrapping(teacher_tokenizer(teacher)))
+def reading_rows(tokenizer: Tokenizer, template: str, ids) -> tuple[np.ndarray, int, int]:
+    """``(rows, first, last)``: each id put into ``template`` (one row per id, every ``{text}`` that id, the literal
+    pieces tokenised as :func:`helpers.decoder.tokenize_with_span` does, a trailing space dropped), and the
+    positions of the first copy (the columns before it are the same in every row) and of the last, the one read."""
+    from helpers.decoder import TEXT, template_pieces
+
     ids = np.asarray(ids, dtype=np.int64)
-    rows = torch.from_numpy(np.concatenate([np.tile(before, (len(ids), 1)), ids[:, None],
-                                            np.tile(after, (len(ids), 1))], axis=1))
-    chunks = []
+    columns, slots = [], []
+    for piece in template_pieces(template):
+        if piece == TEXT:
+            slots.append(sum(column.shape[1] for column in columns))
+            columns.append(ids[:, None])
+        else:
+            literal = np.array(tokenizer.encode(piece.rstrip(" "), add_special_tokens=False).ids, dtype=np.int64)
+            columns.append(np.tile(literal, (len(ids), 1)))
+    return np.concatenate(columns, axis=1), slots[0], slots[-1]
+
+
+def _check_reading(teacher: str, reading: str | None, layer: int | None) -> tuple[str | None, int | None]:
+    if _check_teacher(teacher) == "minilm":
+        if reading is not None or layer is not None:
+            raise ValueError("MiniLM reads [CLS] token [SEP] at its last layer: leave reading and layer None.")
+        return None, None
+    reading = SMOLLM2_RECIPE["reading"] if reading is None else reading
+    layer = SMOLLM2_RECIPE["layer"] if layer is None else layer
+    if reading not in READINGS:
+        raise ValueError(f"Unknown reading {reading!r}: choose one of {sorted(READINGS)}.")
+    if not 0 <= layer <= 30:
+        raise ValueError(f"SmolLM2 has layers 0 (embeddings) to 30, got {layer}.")
+    return reading, layer
+
+
+def teacher_states(teacher: str, ids, batch_size: int = BATCH_SIZE, progress: bool = True,
+                   reading: str | None = None, layers=None) -> dict[int | None, np.ndarray]:
+    """The teacher's vector of each token id (float32, one row per id), by layer: ``{None: states}`` for MiniLM
+    (``[CLS] token [SEP]``, the mean of the three output states), ``{layer: states}`` for SmolLM2, the token put
+    into the template ``READINGS[reading]`` and its state read at the last copy after each of ``layers`` (the
+    final RMSNorm applied, :func:`helpers.decoder.normed_layer`), all from one forward pass."""
+    ids = np.asarray(ids, dtype=np.int64)
+    if _check_teacher(teacher) == "minilm":
+        before, after = (np.array(side, dtype=np.int64) for side in wrapping(teacher_tokenizer(teacher)))
+        rows = np.concatenate([np.tile(before, (len(ids), 1)), ids[:, None], np.tile(after, (len(ids), 1))], axis=1)
+        layers = [None]
+        forward = lambda batch: [_minilm_forward(batch)]  # noqa: E731
+    else:
+        reading, _ = _check_reading(teacher, reading, None)
+        layers = list(SWEEP_LAYERS if layers is None else layers)
+        rows, first, position = reading_rows(teacher_tokenizer(teacher), READINGS[reading], ids)
+        prefix = _smollm2_prefix(rows[0, :first])  # the template's words before the token: read once
+        rows = rows[:, first:]
+        forward = lambda batch: _smollm2_forward(batch, position, layers, prefix)  # noqa: E731
+    rows = torch.from_numpy(rows)
+    chunks: list[list[np.ndarray]] = []
     with torch.inference_mode():
         for start in config.progress_bar(range(0, len(rows), batch_size), desc=f"Distilling {LABELS[teacher]}",
                                          disable=not progress, leave=False):
-            chunks.append(forward(rows[start : start + batch_size]).float().cpu().numpy())
+            chunks.append([out.float().cpu().numpy() for out in forward(rows[start : start + batch_size])])
     if not chunks:
         raise ValueError("No token ids to distil.")
-    return np.concatenate(chunks)
+    return {layer: np.concatenate([chunk[k] for chunk in chunks]) for k, layer in enumerate(layers)}
 
 
 def weights_fingerprint(teacher: str) -> str:
@@ -169,24 +255,33 @@ def weights_fingerprint(teacher: str) -> str:
 
 def _states_code() -> str:
     """The code that decides the teacher's states: editing it makes cached states and tables stale."""
-    from helpers.decoder import hidden_states
-    from helpers.pooling import pool
+    from helpers.decoder import hidden_states, normed_layer, template_pieces
 
     return cache.source_hash(teacher_tokenizer, plain_tokenizer, kept_token_ids, wrapping, teacher_states,
-                             _minilm_forward, _smollm2_forward, hidden_states, pool)
+                             reading_rows, _check_reading, _minilm_forward, _smollm2_prefix, _smollm2_forward,
+                             hidden_states, normed_layer, template_pieces)
 
 
-def token_states(teacher: str, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """``(ids, states)``: :func:`kept_token_ids` of the teacher's tokenizer and :func:`teacher_states` of each,
-    cached under ``<cache>/static/`` (keyed by the teacher's files and this code), so the teacher reads its
-    vocabulary once."""
+def _states_path(teacher: str, reading: str | None, layer: int | None) -> Path:
+    key = {"teacher": TEACHERS[teacher], "weights": weights_fingerprint(teacher), "code": _states_code(),
+           "reading": None if reading is None else READINGS[reading], "layer": layer}
+    return config.cache_dir() / "static" / f"{teacher}-states-{cache.key_digest(key)}.npy"
+
+
+def token_states(teacher: str, reading: str | None = None, layer: int | None = None,
+                 progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """``(ids, states)``: :func:`kept_token_ids` of the teacher's tokenizer and :func:`teacher_states` of each
+    (SmolLM2: through ``reading`` at ``layer``, default :data:`SMOLLM2_RECIPE`'s), cached under
+    ``<cache>/static/`` (keyed by the teacher's files, the reading, the layer and this code), so the teacher reads
+    its vocabulary once."""
+    reading, layer = _check_reading(teacher, reading, layer)
     ids = kept_token_ids(teacher_tokenizer(teacher))
-    key = {"teacher": TEACHERS[_check_teacher(teacher)], "weights": weights_fingerprint(teacher),
-           "code": _states_code()}
-    path = config.cache_dir() / "static" / f"{teacher}-states-{cache.key_digest(key)}.npy"
-    states = cache.cached(path, lambda: teacher_states(teacher, ids, progress=progress), cache.save_array,
-                          cache.load_array)
-    return ids, states
+
+    def compute() -> np.ndarray:
+        layers = None if teacher == "minilm" else [layer]
+        return teacher_states(teacher, ids, progress=progress, reading=reading, layers=layers)[layer]
+
+    return ids, cache.cached(_states_path(teacher, reading, layer), compute, cache.save_array, cache.load_array)
 
 
 def pca(states: np.ndarray, dims: int) -> np.ndarray:
@@ -227,11 +322,15 @@ def distil_table(states: np.ndarray, ids: np.ndarray, vocab_size: int, pca_dims:
 
 
 def artifact_key(teacher: str, pca_dims: int | None = RECIPE["pca_dims"],
-                 sif_coefficient: float | None = RECIPE["sif_coefficient"]) -> dict:
-    """What decides a distilled table: the recipe (teacher, PCA, SIF), the teacher's files and the code."""
-    return {"recipe": {"teacher": TEACHERS[_check_teacher(teacher)], "pca_dims": pca_dims,
-                       "sif_coefficient": sif_coefficient},
-            "base": weights_fingerprint(teacher),
+                 sif_coefficient: float | None = RECIPE["sif_coefficient"], reading: str | None = None,
+                 layer: int | None = None) -> dict:
+    """What decides a distilled table: the recipe (teacher, SmolLM2's reading and layer, PCA, SIF), the teacher's
+    files and the code."""
+    reading, layer = _check_reading(teacher, reading, layer)
+    recipe = {"teacher": TEACHERS[teacher], "pca_dims": pca_dims, "sif_coefficient": sif_coefficient}
+    if teacher == "smollm2":
+        recipe.update(reading=READINGS[reading], layer=layer)
+    return {"recipe": recipe, "base": weights_fingerprint(teacher),
             "code": _states_code() + cache.source_hash(pca, sif_weights, distil_table)}
 
 
@@ -252,17 +351,19 @@ def load_table(target: Path) -> np.ndarray:
 
 
 def distilled_table(teacher: str, pca_dims: int | None = RECIPE["pca_dims"],
-                    sif_coefficient: float | None = RECIPE["sif_coefficient"], progress: bool = True) -> np.ndarray:
+                    sif_coefficient: float | None = RECIPE["sif_coefficient"], reading: str | None = None,
+                    layer: int | None = None, progress: bool = True) -> np.ndarray:
     """The teacher's distilled table: the committed artifact where there is one for this recipe (SmolLM2's,
     8-bit), else distilled here from :func:`token_states` and cached (float32) under ``<cache>/artifacts``."""
-    name = ARTIFACTS.get(_check_teacher(teacher), f"static_{teacher}")
+    reading, layer = _check_reading(teacher, reading, layer)
+    name = ARTIFACTS.get(teacher, f"static_{teacher}")
 
     def distil() -> np.ndarray:
-        ids, states = token_states(teacher, progress=progress)
+        ids, states = token_states(teacher, reading, layer, progress=progress)
         return distil_table(states, ids, teacher_tokenizer(teacher).get_vocab_size(), pca_dims, sif_coefficient)
 
-    return artifacts.load_or_train(name, artifact_key(teacher, pca_dims, sif_coefficient), distil, save_table,
-                                   load_table)
+    return artifacts.load_or_train(name, artifact_key(teacher, pca_dims, sif_coefficient, reading, layer), distil,
+                                   save_table, load_table)
 
 
 class StaticEmbedder(Embedder):
@@ -313,16 +414,114 @@ class StaticEmbedder(Embedder):
 
 def distilled_embedder(teacher: str = "minilm", pca_dims: int | None = RECIPE["pca_dims"],
                        sif_coefficient: float | None = RECIPE["sif_coefficient"], max_length: int | None = MAX_LENGTH,
-                       progress: bool = True) -> StaticEmbedder:
+                       reading: str | None = None, layer: int | None = None, progress: bool = True) -> StaticEmbedder:
     """The static model distilled from ``teacher`` (``"minilm"`` or ``"smollm2"``) as an Embedder; ``pca_dims`` and
-    ``sif_coefficient`` ``None`` switch a step off (the ablations of notebook 12). The first call for MiniLM runs
-    the teacher over its vocabulary (about half a minute on 2 cores); later calls read the cached table."""
-    table = distilled_table(teacher, pca_dims, sif_coefficient, progress=progress)
+    ``sif_coefficient`` ``None`` switch a step off (the ablations of notebook 12); for SmolLM2, ``reading`` (a key
+    of :data:`READINGS`) and ``layer`` default to :data:`SMOLLM2_RECIPE`, the committed table. The first call for
+    MiniLM runs the teacher over its vocabulary (about half a minute on 2 cores); later calls read the cache."""
+    reading, layer = _check_reading(teacher, reading, layer)
+    table = distilled_table(teacher, pca_dims, sif_coefficient, reading, layer, progress=progress)
     changes = [label for label, off in (("no PCA", not pca_dims), ("no SIF", not sif_coefficient)) if off]
     if pca_dims and pca_dims != RECIPE["pca_dims"]:
         changes.append(f"PCA {pca_dims}")
+    if teacher == "smollm2" and (reading, layer) != (SMOLLM2_RECIPE["reading"], SMOLLM2_RECIPE["layer"]):
+        changes.append(f"{reading}, layer {layer}")
     name = f"{LABELS[teacher]} distilled to static" + (f" ({', '.join(changes)})" if changes else "")
     return StaticEmbedder(teacher_tokenizer(teacher), table, name, max_length=max_length)
+
+
+def teacher_embedder(reading: str | None = None, layer: int | None = None):
+    """The SmolLM2 embedder that reads a whole text the way ``reading`` reads a token, mean-pooling the text's
+    (last copy's) states after ``layer`` (defaults: :data:`SMOLLM2_RECIPE`), on the course's fast path: what
+    the static table is distilled from. ``"alone"`` is ``smollm2_embedder("mean")``, ``"echo"`` notebook 06's echo
+    embedder."""
+    from helpers.decoder import smollm2_embedder
+
+    reading, layer = _check_reading("smollm2", reading, layer)
+    at = None if layer == 30 else layer
+    if reading == "echo":
+        embedder = smollm2_embedder("mean", echo=True)
+        embedder.layer = at  # EchoEmbedder reads the last layer unless told otherwise
+    else:
+        embedder = smollm2_embedder("mean", template=READINGS[reading], layer=at)
+    embedder.name = f"SmolLM2 {reading} mean, layer {layer}"
+    return embedder
+
+
+def readings_key() -> dict:
+    """What decides the readings sweep: the readings, layers and recipe, SmolLM2's files, the code (distillation
+    and scoring) and the dev and test texts."""
+    from helpers import data, evaluate
+
+    return {"recipe": {"readings": READINGS, "layers": list(SWEEP_LAYERS), **RECIPE},
+            "base": weights_fingerprint("smollm2"),
+            "code": _states_code() + cache.source_hash(pca, sif_weights, distil_table, StaticEmbedder, _run_sweep,
+                                                       sys.modules[evaluate.__name__]),
+            "text": cache.texts_fingerprint(data.task_texts("dev") + data.task_texts("test"))}
+
+
+def sweep_label(reading: str, layer: int) -> str:
+    return f"SmolLM2 static, {reading}, layer {layer}"
+
+
+def _run_sweep(progress: bool = True) -> dict:
+    from helpers import evaluate
+
+    start = time.perf_counter()
+    tokenizer = teacher_tokenizer("smollm2")
+    ids = kept_token_ids(tokenizer)
+    dev, tables = {}, {}
+    for reading in READINGS:  # one forward pass a reading gives every layer
+        states = teacher_states("smollm2", ids, progress=progress, reading=reading, layers=SWEEP_LAYERS)
+        if reading == SMOLLM2_RECIPE["reading"] and SMOLLM2_RECIPE["layer"] in states:  # spare the table a pass
+            cache.save_array(_states_path("smollm2", reading, SMOLLM2_RECIPE["layer"]), states[SMOLLM2_RECIPE["layer"]])
+        for layer in SWEEP_LAYERS:
+            tables[reading, layer] = distil_table(states[layer], ids, tokenizer.get_vocab_size(), **RECIPE)
+            embedder = StaticEmbedder(tokenizer, tables[reading, layer], sweep_label(reading, layer))
+            dev[reading, layer] = evaluate.mini_mteb(embedder, split="dev")["score"]
+        del states
+    dev = pd.DataFrame(dev).T.rename_axis(["reading", "layer"])
+    test = {}
+    for reading in READINGS:
+        best = int(dev.loc[reading, "average"].idxmax())
+        for layer in dict.fromkeys([SWEEP_LAYERS[-1], best]):
+            embedder = StaticEmbedder(tokenizer, tables[reading, layer], sweep_label(reading, layer))
+            test[sweep_label(reading, layer)] = evaluate.mini_mteb(embedder, split="test")
+    return {"dev": dev, "test": test, "seconds": round(time.perf_counter() - start, 1)}
+
+
+def save_sweep(target: Path, sweep: dict) -> None:
+    index = {"dev": [{"reading": reading, "layer": int(layer), **row.round(6).to_dict()}
+                     for (reading, layer), row in sweep["dev"].iterrows()], "test": {}, "seconds": sweep["seconds"]}
+    for number, (name, frame) in enumerate(sweep["test"].items()):
+        draws = frame.attrs["replicates"]
+        cache.save_array(target / f"test-{number}.npy", np.stack([draws[task] for task in frame.index]))
+        index["test"][name] = {"file": f"test-{number}.npy",
+                               "rows": frame[["type", "metric", "score", "ci_low", "ci_high"]].to_dict(orient="index")}
+    cache.save_json(target / "sweep.json", index)
+
+
+def load_sweep(target: Path) -> dict:
+    stored = cache.load_json(target / "sweep.json")
+    dev = pd.DataFrame(stored["dev"]).set_index(["reading", "layer"])
+    test = {}
+    for name, entry in stored["test"].items():
+        frame = pd.DataFrame.from_dict(entry["rows"], orient="index").rename_axis("task")
+        draws = cache.load_array(target / entry["file"])
+        frame.attrs.update(model=name, split="test", replicates=dict(zip(frame.index, draws, strict=True)))
+        test[name] = frame
+    return {"dev": dev, "test": test, "seconds": stored["seconds"]}
+
+
+def reading_sweep(progress: bool = True) -> dict:
+    """How SmolLM2 should read a token, measured (notebook 12): every reading of :data:`READINGS` at every layer of
+    :data:`SWEEP_LAYERS`, distilled with :data:`RECIPE` in float32. ``{"dev": DataFrame}`` of dev scores (rows
+    ``(reading, layer)``, a column per task and ``average``) and ``{"test": {label: mini_mteb frame}}``, with
+    bootstrap values, of each reading at the last layer and at its best dev layer (:func:`sweep_label`). The
+    committed ``data/artifacts/static_smollm2_readings`` when it matches today's :func:`readings_key`, else run
+    here (three passes of SmolLM2 over its vocabulary and 21 scorings: about 25 minutes on 2 cores)."""
+    return artifacts.load_or_train(READINGS_ARTIFACT, readings_key(), lambda: _run_sweep(progress), save_sweep,
+                                   load_sweep)
 
 
 def _sentence_transformer_modules():

@@ -12,7 +12,7 @@ from helpers import artifacts, leaderboard, llm2vec, mlm, sbert, static, trained
 TODAY = {"mlm_encoder": mlm.artifact_key, "llm2vec": llm2vec.artifact_key, "llm2vec_lr": llm2vec.lr_sweep_key,
          "precision": leaderboard.precision_key,
          "sbert_mlm": lambda: sbert.artifact_key("mlm"), "sbert_random": lambda: sbert.artifact_key("random"),
-         "static_smollm2": lambda: static.artifact_key("smollm2"),
+         "static_smollm2": lambda: static.artifact_key("smollm2"), "static_smollm2_readings": static.readings_key,
          **{name: (lambda kind=kind: trained_vectors.artifact_key(kind))
             for kind, name in trained_vectors.KINDS.items()}}
 

@@ -2,6 +2,7 @@
 contract, the cache, and the sentence-transformers export."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -68,7 +69,7 @@ def test_distilling_a_vocabulary_subset_equals_a_by_hand_computation(tokenizer):
     from helpers.models import minilm_path
 
     ids = static.kept_token_ids(tokenizer)[3000:3200]
-    states = static.teacher_states("minilm", ids, batch_size=64, progress=False)
+    states = static.teacher_states("minilm", ids, batch_size=64, progress=False)[None]  # MiniLM: one layer, None
     bert = AutoModel.from_pretrained(minilm_path()).eval()
     inputs = torch.tensor([[101, token, 102] for token in ids])
     with torch.inference_mode():
@@ -119,9 +120,9 @@ def test_the_distilled_table_is_cached_and_the_states_are_shared(monkeypatch, tm
     monkeypatch.setenv("COURSE_CACHE", str(tmp_path))
     calls = []
 
-    def fake_teacher(teacher, ids, batch_size=512, progress=True):
+    def fake_teacher(teacher, ids, batch_size=512, progress=True, reading=None, layers=None):
         calls.append(len(ids))
-        return np.random.default_rng(0).normal(size=(len(ids), 32)).astype(np.float32)
+        return {None: np.random.default_rng(0).normal(size=(len(ids), 32)).astype(np.float32)}
 
     monkeypatch.setattr(static, "teacher_states", fake_teacher)
     first = static.distilled_embedder("minilm", pca_dims=8, progress=False)
@@ -131,6 +132,80 @@ def test_the_distilled_table_is_cached_and_the_states_are_shared(monkeypatch, tm
     assert calls == [29_522], "another recipe reuses the cached states"
     assert ablation.dim == 32 and ablation.name == "MiniLM distilled to static (no PCA)"
     assert first.name == "MiniLM distilled to static (PCA 8)" and first.dim == 8
+    with pytest.raises(ValueError, match="leave reading and layer"):
+        static.distilled_embedder("minilm", reading="bos")
+    with pytest.raises(ValueError, match="Unknown reading"):
+        static.distilled_embedder("smollm2", reading="twice")
+
+
+def test_the_readings_place_the_token_in_the_template():
+    tokenizer = static.teacher_tokenizer("smollm2")
+    from helpers.decoder import ECHO_TEMPLATES
+
+    assert static.READINGS["echo"] == ECHO_TEMPLATES["echo"], "the echo reading is notebook 06's echo template"
+    rows, first, last = static.reading_rows(tokenizer, static.READINGS["bos"], [2644, 2291])
+    assert rows.tolist() == [[0, 2644], [0, 2291]] and first == last == 1
+    rows, first, last = static.reading_rows(tokenizer, static.READINGS["alone"], [2644])
+    assert rows.tolist() == [[2644]] and first == last == 0
+    rows, first, last = static.reading_rows(tokenizer, static.READINGS["echo"], [2644])
+    assert rows.shape == (1, 12) and (first, last) == (6, 11) and rows[0, 6] == rows[0, 11] == 2644
+    assert static.SMOLLM2_RECIPE["layer"] in static.SWEEP_LAYERS and static.SMOLLM2_RECIPE["reading"] in static.READINGS
+
+
+def test_each_smollm2_reading_equals_the_course_embedder_that_reads_a_text_so():
+    """A token's state through each reading, at two layers, against helpers.decoder's embedders reading the token's
+    text (float32): the same ids, the same pooled position, the same normed layer, to 1e-5 of the largest value."""
+    from helpers import config
+    from helpers.decoder import smollm2_embedder
+
+    tokenizer = static.teacher_tokenizer("smollm2")
+    words = ["cat", "house", "vaccine"]
+    ids = [tokenizer.token_to_id("Ġ" + word) for word in words]
+    references = {("alone", 18): smollm2_embedder("mean", layer=18), ("alone", 30): smollm2_embedder("mean"),
+                  ("bos", 18): smollm2_embedder("mean", template="<|endoftext|>{text}", layer=18),
+                  ("bos", 30): smollm2_embedder("mean", template="<|endoftext|>{text}"),
+                  ("echo", 18): static.teacher_embedder("echo", 18), ("echo", 30): smollm2_embedder("mean", echo=True)}
+    with config.using_precision("fp32"):
+        for reading in static.READINGS:
+            ours = static.teacher_states("smollm2", ids, progress=False, reading=reading, layers=[18, 30])
+            for layer in (18, 30):
+                teacher = references[reading, layer]
+                assert teacher.settings() == static.teacher_embedder(reading, layer).settings()
+                texts = words if reading == "echo" else [" " + word for word in words]  # echo's slot adds the space
+                with torch.inference_mode(), teacher.forward_context():
+                    theirs = teacher.embed_batch(texts).float().numpy()
+                # the template's words before the token come from a key-value cache: float32 rounding only
+                assert np.abs(ours[layer] - theirs).max() < 1e-5 * np.abs(theirs).max(), (reading, layer)
+
+
+def test_a_constant_prefix_state_changes_no_static_vector(tokenizer):
+    """Model2Vec averages all positions, the prefix's included; under a causal mask the prefix's state is the same
+    for every token, so that mean is (c + h) / 2: PCA's centring removes c, the factor 1/2 scales every row alike,
+    and the normalised text vectors are those of the token's own state h."""
+    rng = np.random.default_rng(3)
+    ids = static.kept_token_ids(tokenizer)
+    states = rng.normal(size=(len(ids), 24)).astype(np.float32)
+    prefix = rng.normal(size=24).astype(np.float32) * 10
+    size = tokenizer.get_vocab_size()
+    own = static.StaticEmbedder(tokenizer, static.distil_table(states, ids, size, pca_dims=16), "token only")
+    mean = static.StaticEmbedder(tokenizer, static.distil_table((states + prefix) / 2, ids, size, pca_dims=16),
+                                 "mean with the prefix")
+    assert np.abs(own.encode(TEXTS) - mean.encode(TEXTS)).max() < 1e-5
+
+
+def test_the_reading_sweep_round_trips(random_embedder, tmp_path):
+    from helpers import evaluate
+
+    frame = evaluate.mini_mteb(random_embedder, split="test", tasks=["SimLexSTS", "NewsInverseCloze"])
+    dev = pd.DataFrame({("alone", 30): {"SimLexSTS": 0.1, "average": 0.2}, ("bos", 24): {"SimLexSTS": 0.3,
+                                                                                          "average": 0.4}}).T
+    sweep = {"dev": dev.rename_axis(["reading", "layer"]), "test": {"toy": frame}, "seconds": 1.5}
+    static.save_sweep(tmp_path, sweep)
+    loaded = static.load_sweep(tmp_path)
+    assert loaded["seconds"] == 1.5 and loaded["dev"].loc[("bos", 24), "average"] == 0.4
+    back = loaded["test"]["toy"]
+    assert np.allclose(back["score"], frame["score"])
+    assert evaluate.compare(back, frame).loc["average", "difference"] == 0
 
 
 def test_the_sentence_transformers_export_gives_the_same_vectors(random_embedder, tmp_path):
@@ -142,3 +217,18 @@ def test_the_sentence_transformers_export_gives_the_same_vectors(random_embedder
     assert np.abs(theirs - random_embedder.encode(TEXTS)).max() < 1e-6
     # The one documented difference: a text with no known token is our generic vector, their zero vector.
     assert not np.any(loaded.encode(["🙂🙂"], convert_to_numpy=True))
+
+
+def test_the_keys_follow_the_reading_the_layer_and_the_code(monkeypatch):
+    from helpers import cache
+
+    chosen = static.artifact_key("smollm2")
+    assert chosen == static.artifact_key("smollm2", reading=static.SMOLLM2_RECIPE["reading"],
+                                         layer=static.SMOLLM2_RECIPE["layer"])
+    others = [static.artifact_key("smollm2", reading=reading, layer=layer)["recipe"]
+              for reading in static.READINGS for layer in (18, 30)]
+    assert len({str(recipe) for recipe in others}) == len(others), "every reading and layer is its own recipe"
+    sweep = static.readings_key()
+    real = cache.source_hash
+    monkeypatch.setattr(cache, "source_hash", lambda *objects: "edited " + real(*objects))
+    assert static.readings_key()["code"] != sweep["code"] and static.artifact_key("smollm2")["code"] != chosen["code"]
