@@ -91,8 +91,14 @@ def load_or_train(name: str, key: dict, train: Callable[[], object], save_files:
     found = committed(name, key)
     if found is not None:
         return load_files(found)
-    path = config.cache_dir() / "artifacts" / f"{name}-{cache.key_digest(key)}"
-    return cache.cached(path, train, lambda target, value: cache.save_folder(target, lambda f: save_files(f, value)),
+    return _cached_folder(config.cache_dir() / "artifacts" / f"{name}-{cache.key_digest(key)}", train, save_files,
+                          load_files)
+
+
+def _cached_folder(path: Path, make: Callable[[], object], save_files: Callable[[Path, object], None],
+                   load_files: Callable[[Path], object]):
+    """The value kept in the folder ``path``, or ``make()``'s, saved there as a folder first."""
+    return cache.cached(path, make, lambda target, value: cache.save_folder(target, lambda f: save_files(f, value)),
                         load_files)
 
 
@@ -104,8 +110,7 @@ def shard(name: str, key: dict, run: Callable[[], object], save_files: Callable[
     path = config.cache_dir() / "shards" / f"{name}-{cache.key_digest(key)}"
     if path.exists():
         print(f"{name}: finished before, read from {path}", flush=True)
-    return cache.cached(path, run, lambda target, value: cache.save_folder(target, lambda f: save_files(f, value)),
-                        load_files)
+    return _cached_folder(path, run, save_files, load_files)
 
 
 def save(name: str, key: dict, value, save_files: Callable[[Path, object], None], script: str, seconds: float,

@@ -260,14 +260,12 @@ def trained_rows_key() -> dict:
             "text": cache.texts_fingerprint(data.task_texts("test"))}
 
 
-def _scored_embedder(entry: Entry, embedder: Embedder) -> pd.DataFrame:
+def score_entry(entry: Entry, embedder: Embedder) -> pd.DataFrame:
+    """:func:`helpers.evaluate.mini_mteb` (test) of ``embedder``, with notebook 09's per-task instructions when the
+    entry is instructed."""
     from helpers.instruct import instructed_mini_mteb
 
     return (instructed_mini_mteb if entry.instructed else mini_mteb)(embedder)
-
-
-def _scored(entry: Entry) -> pd.DataFrame:
-    return _scored_embedder(entry, entry.build())
 
 
 def trained_row_results(progress: bool = True) -> dict[str, pd.DataFrame]:
@@ -276,14 +274,9 @@ def trained_row_results(progress: bool = True) -> dict[str, pd.DataFrame]:
     and scored here (about 10 minutes on 2 CPU cores) and cached."""
     from helpers import artifacts
 
-    def run():
-        results = {}
-        for name in config.progress_bar(TRAINED_ROWS, desc="Training and scoring", disable=not progress):
-            results[name] = _scored(entry(name))
-            gc.collect()
-        return results
-    return artifacts.load_or_train(TRAINED_ROWS_ARTIFACT, trained_rows_key(), run, artifacts.save_results,
-                                   artifacts.load_results)
+    return artifacts.load_or_train(TRAINED_ROWS_ARTIFACT, trained_rows_key(),
+                                   lambda: score_rows(TRAINED_ROWS, config.precision(), progress),
+                                   artifacts.save_results, artifacts.load_results)
 
 
 def score(entries=REGISTRY, progress: bool = True) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
@@ -294,10 +287,14 @@ def score(entries=REGISTRY, progress: bool = True) -> tuple[pd.DataFrame, dict[s
     rows, frames = [], {}
     for entry in config.progress_bar(entries, desc="Leaderboard", disable=not progress):
         start = time.perf_counter()
-        embedder = entry.timed() if entry.name in stored else entry.build()
-        frames[entry.name] = stored[entry.name] if entry.name in stored else _scored_embedder(entry, embedder)
+        if entry.name in stored:  # scored by the result artifact; its untrained twin is counted and timed
+            embedder = timed = entry.timed()
+            frames[entry.name] = stored[entry.name]
+        else:
+            embedder = entry.build()
+            frames[entry.name] = score_entry(entry, embedder)
+            timed = entry.timed() if entry.timed else embedder
         scored = time.perf_counter() - start
-        timed = entry.timed() if entry.timed and entry.name not in stored else embedder
         frame = frames[entry.name]
         rows.append({**frame["score"].to_dict(), "average_low": frame.loc["average", "ci_low"],
                      "average_high": frame.loc["average", "ci_high"], "parameters": parameter_count(embedder),
@@ -374,11 +371,12 @@ def precision_key(rows=PRECISION_ROWS) -> dict:
 
 
 def score_rows(rows, precision: str, progress: bool = True) -> dict[str, pd.DataFrame]:
-    """:func:`helpers.evaluate.mini_mteb` on test of each named row, embedded under ``precision``."""
+    """:func:`score_entry` of each named row (built, trained first where needed), embedded under ``precision``."""
     results = {}
     with config.using_precision(precision):
         for name in config.progress_bar(rows, desc=f"Scoring in {precision}", disable=not progress):
-            results[name] = mini_mteb(entry(name).build())
+            row = entry(name)
+            results[name] = score_entry(row, row.build())
             gc.collect()
     return results
 

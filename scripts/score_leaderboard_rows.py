@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import time
 
-from helpers import artifacts, leaderboard
+from helpers import artifacts, config, leaderboard
 from helpers.evaluate import average_interval
 
 
 def main() -> None:
     start = time.perf_counter()
-    results = {}
-    for name in leaderboard.TRAINED_ROWS:
-        results[name] = leaderboard._scored(leaderboard.entry(name))
-        print(f"{name}: {average_interval(results[name])} ({(time.perf_counter() - start) / 60:.1f} min)", flush=True)
+    results = leaderboard.score_rows(leaderboard.TRAINED_ROWS, config.precision())
     seconds = time.perf_counter() - start
     scores = {name: average_interval(frame) for name, frame in results.items()}
     path = artifacts.save(leaderboard.TRAINED_ROWS_ARTIFACT, leaderboard.trained_rows_key(), results,
