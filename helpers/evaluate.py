@@ -20,7 +20,8 @@ since resampling pairs of 42 documents would understate the variance), and texts
 run re-scored on the resampled texts).
 :func:`compare` resamples the *same* units for two models, so its interval is that of the difference itself.
 
-:func:`mini_mteb` scores one model; :func:`compare` two; :func:`scoreboard` puts several side by side.
+:func:`mini_mteb` scores one model; :func:`compare` two (:func:`holm` corrects its nine per-task verdicts for
+multiplicity); :func:`scoreboard` puts several side by side.
 Choose settings on ``split="dev"``, report on ``split="test"``.
 """
 
@@ -386,6 +387,15 @@ def _result(model, split: str, tasks) -> pd.DataFrame:
     return mini_mteb(model, split=split, tasks=tasks)
 
 
+def p_value(values: np.ndarray, estimate: float) -> float:
+    """Two-sided bootstrap p-value of a difference: twice the share of the re-centred bootstrap ``values`` (as
+    :func:`interval` re-centres them) on the far side of 0, at least ``1 / len(values)`` (what the resampling can
+    resolve). The 95% interval excludes 0 where this is below 0.05, up to the percentile's interpolation."""
+    shifted = np.asarray(values) + (estimate - float(np.mean(values)))
+    tail = min(float(np.mean(shifted <= 0)), float(np.mean(shifted >= 0)))
+    return min(1.0, max(2 * tail, 1 / len(shifted)))
+
+
 def verdict(low: float, high: float) -> str:
     """How the course reads a paired 95% interval of a difference A - B: "A beats B" only when it lies above 0,
     "B beats A" below 0, else "no measurable difference"."""
@@ -397,8 +407,9 @@ def compare(model_a, model_b, split: str = "test", tasks: list[str] | None = Non
     difference (a - b) and its 95% paired bootstrap interval (the same resampled units for both).
 
     ``model_a`` and ``model_b`` are Embedders or results of :func:`mini_mteb` on the same split and tasks.
-    Columns ``score_a``, ``score_b``, ``difference``, ``ci_low``, ``ci_high`` and ``verdict`` (see
-    :func:`verdict`).
+    Columns ``score_a``, ``score_b``, ``difference``, ``ci_low``, ``ci_high``, ``verdict`` (see :func:`verdict`)
+    and ``p_value`` (:func:`p_value`). Each row's verdict holds at 95% on its own; to read the nine task rows
+    together, correct them for multiplicity with :func:`holm`.
     """
     data.check_split(split)
     a, b = _result(model_a, split, tasks), _result(model_b, split, tasks)
@@ -407,12 +418,37 @@ def compare(model_a, model_b, split: str = "test", tasks: list[str] | None = Non
     rows = []
     for name in a.index:
         difference = a.loc[name, "score"] - b.loc[name, "score"]
-        low, high = interval(a.attrs["replicates"][name] - b.attrs["replicates"][name], difference)
+        differences = a.attrs["replicates"][name] - b.attrs["replicates"][name]
+        low, high = interval(differences, difference)
         rows.append({"task": name, "score_a": a.loc[name, "score"], "score_b": b.loc[name, "score"],
-                     "difference": difference, "ci_low": low, "ci_high": high, "verdict": verdict(low, high)})
+                     "difference": difference, "ci_low": low, "ci_high": high, "verdict": verdict(low, high),
+                     "p_value": p_value(differences, difference)})
     frame = pd.DataFrame(rows).set_index("task")
     frame.attrs.update(model_a=a.attrs["model"], model_b=b.attrs["model"], split=split)
     return frame
+
+
+def holm(comparison: pd.DataFrame, alpha: float = 1 - CONFIDENCE) -> pd.DataFrame:
+    """A :func:`compare` frame with its per-task verdicts corrected for multiplicity (Holm 1979), in two new
+    columns: ``p_holm`` and ``verdict_holm``.
+
+    Nine task rows are nine tests: read at 95% each, one of them in two comparisons of equal models would cross 0
+    by chance. Holm's step-down keeps the chance of *any* false verdict among them at ``alpha``: sort the task
+    p-values, multiply the smallest by the number of tasks, the next by one fewer, and so on, each at least the
+    one before. The ``average`` row is the comparison's one pre-declared test and keeps its own verdict.
+    """
+    if "p_value" not in comparison.columns:
+        raise ValueError("holm() needs a frame from helpers.evaluate.compare (its p_value column is missing).")
+    out = comparison.copy()
+    tasks = out.loc[out.index != "average", "p_value"].sort_values(kind="stable")
+    factors = len(tasks) - np.arange(len(tasks))
+    out["p_holm"] = pd.Series(np.minimum(1.0, np.maximum.accumulate(factors * tasks.to_numpy())), tasks.index)
+    if "average" in out.index:
+        out.loc["average", "p_holm"] = out.loc["average", "p_value"]
+    clear = out["p_holm"] < alpha  # read like an interval clear of 0, on the difference's side
+    out["verdict_holm"] = [verdict(d, d) if is_clear else verdict(0.0, 0.0)
+                           for d, is_clear in zip(out["difference"], clear, strict=True)]
+    return out
 
 
 def scoreboard(results: dict[str, pd.DataFrame]) -> pd.DataFrame:

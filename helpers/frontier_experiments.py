@@ -27,10 +27,13 @@ WINDOW_KINDS = {"held-out news": "held_out", "another source": "other"}  # noteb
 
 
 def results_key() -> dict:
-    """What decides the results: both recipes and the seeds, every trained model's key (training text, SmolLM2's
-    weights, the code that trains it), the held-out windows' sizes, and the code that scores them."""
+    """What decides the results: both recipes and the seeds, the inference precision they are scored in (on a CPU
+    without native bfloat16 that is float32: another recipe, so the results are made there, not read), every
+    trained model's key (training text, SmolLM2's weights, the code that trains it), the held-out windows' sizes,
+    and the code that scores them."""
     return {"recipe": {"heads": dict(latent_attention.HEAD_RECIPE), "grit": dict(grit.GRIT_RECIPE),
-                       "seeds": list(SEEDS), "tasks": list(RETRIEVAL_TASKS), "split": "test"},
+                       "seeds": list(SEEDS), "tasks": list(RETRIEVAL_TASKS), "split": "test",
+                       "inference_dtype": config.inference_dtype()},
             "heads": frontier.artifact_key(latent_attention),
             "grit": frontier.artifact_key(grit),
             "text": cache.texts_fingerprint(frontier.retrieval_texts("test")),
@@ -58,6 +61,7 @@ def run_experiments(progress: bool = True) -> dict:
     * ``window_losses``: ``(window kind, model)`` -> next-token loss of each held-out window, model ``"untuned"``
       or ``(variant, seed)``.
     """
+    config.seed_everything(42)
     store = frontier.smollm2_states()
     pairs = frontier.training_pairs(latent_attention.HEAD_RECIPE["n_pairs"], latent_attention.HEAD_RECIPE["seed"])
     store.ensure(pairs.queries + pairs.passages + frontier.retrieval_texts("test"), progress=progress)
@@ -126,6 +130,5 @@ def load_files(target) -> dict:
 def experiment_results(progress: bool = True) -> dict:
     """:func:`run_experiments`'s results: the committed ``data/artifacts/frontier_results`` when it was made under
     today's :func:`results_key`, else run here (about 12 minutes on 2 CPU cores) and cached."""
-    config.seed_everything(42)
     return artifacts.load_or_train(ARTIFACT, results_key(), lambda: run_experiments(progress), save_files,
                                    load_files)

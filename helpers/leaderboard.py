@@ -245,7 +245,8 @@ TRAINED_ROWS_ARTIFACT = "leaderboard_rows"
 
 def trained_rows_key() -> dict:
     """What decides the scores of :data:`TRAINED_ROWS`: each model's training key (recipe, data, SmolLM2's weights,
-    the code that trains and embeds it), the scoring code and the test split's texts."""
+    the code that trains and embeds it), the inference precision (another one is another recipe: the rows are
+    scored there, not read), the scoring code and the test split's texts."""
     import sys
 
     from helpers import cache, frontier, grit, instruct, latent_attention
@@ -254,7 +255,7 @@ def trained_rows_key() -> dict:
                 "instruct GTE (bidirectional mean)": instruct.tuned_key("gte_bidirectional"),
                 "SmolLM2 + latent attention": frontier.artifact_key(latent_attention, HEAD_RECIPE, HEAD_RECIPE["seed"]),
                 "SmolLM2 GRIT joint": frontier.artifact_key(grit, GRIT_RECIPE, GRIT_RECIPE["seed"])}
-    return {"recipe": {"rows": list(TRAINED_ROWS), "split": "test"},
+    return {"recipe": {"rows": list(TRAINED_ROWS), "split": "test", "inference_dtype": config.inference_dtype()},
             "training": {name: cache.key_digest(key) for name, key in training.items()},
             "code": cache.source_hash(sys.modules[mini_mteb.__module__], instruct.instructed_mini_mteb),
             "text": cache.texts_fingerprint(data.task_texts("test"))}

@@ -13,8 +13,8 @@ processes to use more cores.
 
 Cost on one CPU thread (a shared 2-core machine): about 2.5 minutes to train a variant (40 steps, the frozen
 lower layers run once per text) and 3 to 4 minutes for each mini-MTEB evaluation; ``--baseline`` adds the three
-untuned evaluations. Notebook 09 on a fresh clone trains only ``gte_bidirectional``; run this script (all
-variants, ``--baseline``) before executing the notebook for the committed version.
+untuned evaluations. Notebook 09 reads its scores from ``data/artifacts/instruct_results``, which
+``scripts/score_instruct_experiments.py`` makes (training whatever variant this script has not).
 """
 
 from __future__ import annotations

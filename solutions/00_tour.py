@@ -16,3 +16,12 @@ def top_k(query, corpus, k):
 def most_similar(query, candidates):
     vectors = minilm_embedder().encode([query, *candidates])
     return candidates[int(np.argmax(vectors[1:] @ vectors[0]))]
+
+
+def holm_adjust(p_values):
+    order = np.argsort(p_values)
+    m = len(p_values)
+    adjusted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * np.asarray(p_values)[order]))
+    out = np.empty(m)
+    out[order] = adjusted
+    return out.tolist()

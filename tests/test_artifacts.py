@@ -6,12 +6,24 @@ import json
 import pytest
 import torch
 
-from helpers import artifacts, frontier_experiments, leaderboard, llm2vec, mlm, sbert, static, trained_vectors
+from helpers import (
+    artifacts,
+    frontier_experiments,
+    instruct_experiments,
+    leaderboard,
+    llm2vec,
+    mlm,
+    mntp_control,
+    sbert,
+    static,
+    trained_vectors,
+)
 
 # Every committed artifact, with the function that gives today's key for it: a new artifact must be added here.
 TODAY = {"mlm_encoder": mlm.artifact_key, "llm2vec": llm2vec.artifact_key, "llm2vec_lr": llm2vec.lr_sweep_key,
          "precision": leaderboard.precision_key, "frontier_results": frontier_experiments.results_key,
-         "leaderboard_rows": leaderboard.trained_rows_key,
+         "leaderboard_rows": leaderboard.trained_rows_key, "mntp_control": mntp_control.control_key,
+         "instruct_results": instruct_experiments.results_key,
          "sbert_mlm": lambda: sbert.artifact_key("mlm"), "sbert_random": lambda: sbert.artifact_key("random"),
          "static_smollm2": lambda: static.artifact_key("smollm2"), "static_smollm2_readings": static.readings_key,
          **{name: (lambda kind=kind: trained_vectors.artifact_key(kind))

@@ -7,6 +7,8 @@ from sklearn.metrics import v_measure_score
 from helpers import data, evaluate
 from helpers.embed import Embedder, minilm_embedder
 from helpers.models import load_minilm
+from helpers.trained_vectors import trained_vectors
+from helpers.word_vectors import AveragedWordEmbedder
 
 
 def test_retrieval_metrics_by_hand():
@@ -130,6 +132,41 @@ def test_compare_of_a_model_with_itself_is_exactly_zero(minilm_test):
     result = evaluate.compare(minilm_test, minilm_test)
     assert (result["difference"] == 0).all() and (result["ci_low"] == 0).all() and (result["ci_high"] == 0).all()
     assert (result["verdict"] == "no measurable difference").all()
+
+
+def test_p_value_agrees_with_the_interval_and_never_reaches_zero():
+    rng = np.random.default_rng(0)
+    for centre in (0.0, 0.05, 0.1, 0.2, -0.15):
+        values = rng.normal(centre, 0.06, evaluate.N_BOOTSTRAP)
+        low, high = evaluate.interval(values, centre)
+        p = evaluate.p_value(values, centre)
+        assert (p < 0.05) == (low > 0 or high < 0) or abs(p - 0.05) < 0.01, (centre, p, low, high)
+    assert evaluate.p_value(np.full(1000, 0.3), 0.3) == pytest.approx(1 / 1000)
+    assert evaluate.p_value(np.zeros(1000), 0.0) == 1.0
+
+
+def test_holm_by_hand_and_the_average_keeps_its_own_verdict():
+    comparison = pd.DataFrame({"difference": [0.05, -0.04, 0.02, 0.01], "p_value": [0.01, 0.02, 0.03, 0.004],
+                               "verdict": ["A beats B", "B beats A", "A beats B", "A beats B"]},
+                              index=["t1", "t2", "t3", "average"])
+    corrected = evaluate.holm(comparison)
+    # sorted task p-values 0.01, 0.02, 0.03 times 3, 2, 1: 0.03, 0.04, 0.04 (each at least the one before)
+    assert corrected["p_holm"].tolist() == pytest.approx([0.03, 0.04, 0.04, 0.004])
+    assert corrected["verdict_holm"].tolist() == ["A beats B", "B beats A", "A beats B", "A beats B"]
+    stricter = evaluate.holm(comparison.assign(p_value=[0.02, 0.02, 0.03, 0.004]))
+    assert stricter["p_holm"].tolist() == pytest.approx([0.06, 0.06, 0.06, 0.004])
+    assert stricter["verdict_holm"].tolist() == ["no measurable difference"] * 3 + ["A beats B"]
+    with pytest.raises(ValueError, match="compare"):
+        evaluate.holm(comparison.drop(columns="p_value"))
+
+
+def test_holm_on_compare_never_adds_a_verdict(minilm_test):
+    word2vec = AveragedWordEmbedder(trained_vectors("sgns", progress=False), "averaged Word2vec")
+    corrected = evaluate.holm(evaluate.compare(minilm_test, word2vec))
+    tasks = corrected.drop(index="average")
+    assert (tasks["p_holm"] >= tasks["p_value"]).all()
+    moved = tasks["verdict_holm"] != tasks["verdict"]
+    assert (tasks.loc[moved, "verdict_holm"] == "no measurable difference").all()
 
 
 def test_average_interval_reads_a_result_or_a_comparison(minilm_test):

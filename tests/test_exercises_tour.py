@@ -8,6 +8,7 @@ def test_solutions_pass(load_solution):
     assert tour.check_cosine(solution.cosine)
     assert tour.check_top_k(solution.top_k)
     assert tour.check_most_similar(solution.most_similar)
+    assert tour.check_holm(solution.holm_adjust)
 
 
 def test_wrong_and_missing_answers_are_explained(capsys):
@@ -20,3 +21,22 @@ def test_wrong_and_missing_answers_are_explained(capsys):
     assert "Not answered yet" in capsys.readouterr().out
     assert not tour.check_most_similar(lambda q, c: 1 / 0)
     assert "ZeroDivisionError" in capsys.readouterr().out
+
+
+def test_holm_check_names_the_usual_mistakes(capsys):
+    def bonferroni(p):
+        return [min(1.0, x * len(p)) for x in p]
+
+    def no_running_maximum(p):
+        order = np.argsort(p)
+        out = np.empty(len(p))
+        out[order] = np.minimum(1, (len(p) - np.arange(len(p))) * np.asarray(p)[order])
+        return out
+
+    def sorted_output(p):
+        return np.maximum.accumulate((len(p) - np.arange(len(p))) * np.sort(p))
+
+    for wrong, hint in ((bonferroni, "Bonferroni"), (no_running_maximum, "running maximum"),
+                        (sorted_output, "wrong order"), (lambda p: p, "expected")):
+        assert not tour.check_holm(wrong)
+        assert hint in capsys.readouterr().out

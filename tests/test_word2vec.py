@@ -1,6 +1,7 @@
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from gensim.models import Word2Vec
@@ -240,3 +241,27 @@ def test_notebook_01s_pieces_equal_helpers(notebook_definitions):
     expected = -torch.nn.functional.logsigmoid(scores[:, 0]) - (
         torch.nn.functional.logsigmoid(-scores[:, 1:]) * weights[:, 1:]).sum(-1)
     assert loss == pytest.approx(float(expected.mean()), abs=1e-5)
+
+
+def test_notebook_01s_paired_scores_use_shared_items_and_resample_word_pairs(notebook_definitions):
+    notebook = notebook_definitions("01_word2vec")
+    pairs = pd.DataFrame({"score": np.arange(10.0)})
+    cosine_a, cosine_b = np.arange(10.0), np.arange(10.0)[::-1].copy()
+    cosine_a[:3] = np.nan  # out of A's vocabulary: B must be scored without them too
+    row = notebook.paired_word_similarity(cosine_a, cosine_b, pairs, n_bootstrap=50)
+    assert row["items"] == 7 and row["A"] == pytest.approx(1.0) and row["B"] == pytest.approx(-1.0)
+
+    # 12 word pairs of one section, every ordered pair of them a question (as the Google set is built);
+    # A misses every question whose first pair is one of three, B answers everything.
+    words = [(f"a{k}", f"b{k}") for k in range(12)]
+    questions = pd.DataFrame([{"section": "s", "a": a, "b": b, "c": c, "d": d}
+                              for (a, b) in words for (c, d) in words if a != c])
+    answers_b = list(questions["d"])
+    answers_a = [None if k == 0 else (d if a not in ("a1", "a2", "a3") else "wrong")
+                 for k, (a, d) in enumerate(zip(questions["a"], questions["d"], strict=True))]
+    row = notebook.paired_analogies(answers_a, answers_b, questions, n_bootstrap=400)
+    assert row["items"] == len(questions) - 1  # the question A did not answer is left out for both
+    assert row["difference"] == pytest.approx(-33 / 131)
+    # Resampling the 131 questions as if independent gives an interval about 0.15 wide; the errors come from
+    # three word pairs, so resampling the pairs must give a much wider one.
+    assert row["ci_high"] - row["ci_low"] > 0.3

@@ -76,3 +76,37 @@ def check_most_similar(most_similar) -> bool:
         if got != expected:
             return report(False, f"For {query!r} you returned {got!r}; MiniLM's nearest is {expected!r}.")
     return report(True, "most_similar works: paraphrases land near each other even without shared words.")
+
+
+def check_holm(holm_adjust) -> bool:
+    """``holm_adjust(p_values)`` must return Holm's corrected p-values (capped at 1), in the order given."""
+    if not_done(holm_adjust):
+        return False
+    p_values = np.array([0.025, 0.001, 0.200, 0.004, 0.020])
+    # sorted: 0.001 x 5, 0.004 x 4, 0.020 x 3 = 0.060, 0.025 x 2 = 0.050 -> 0.060 (at least the one before), 0.2 x 1
+    expected = np.array([0.060, 0.005, 0.200, 0.016, 0.060])
+    got, error = call(holm_adjust, p_values.tolist())
+    if error:
+        return report(False, f"holm_adjust {error}")
+    if not_done(got):
+        return False
+    got, problem = convert(got, lambda value: np.array([float(p) for p in value]), "a list of numbers")
+    if problem:
+        return report(False, problem)
+    if len(got) != len(expected):
+        return report(False, f"Got {len(got)} values for {len(p_values)} p-values: return one per p-value.")
+    if np.allclose(got, np.minimum(1, p_values * len(p_values))):
+        return report(False, "That is Bonferroni (every p-value times 5). Holm multiplies the smallest by 5, the "
+                             "next by 4, and so on.")
+    if np.allclose(got, [0.050, 0.005, 0.200, 0.016, 0.060]):
+        return report(False, "Almost: 0.025 x 2 = 0.050 is below the 0.060 before it. Holm's corrected values never "
+                             "fall as the p-values rise: keep each at least the one before (a running maximum).")
+    if np.allclose(np.sort(got), np.sort(expected)) and not np.allclose(got, expected):
+        return report(False, "Right values, wrong order: return them in the order of the input.")
+    if not np.allclose(got, expected):
+        return report(False, f"Got {np.round(got, 4).tolist()}, expected {expected.tolist()}. Sort the p-values, "
+                             "multiply the k-th smallest by (m - k + 1), keep each at least the one before, cap at 1.")
+    capped, error = call(lambda: [float(p) for p in holm_adjust([0.6, 0.5])])
+    if error or not np.allclose(capped, [1.0, 1.0]):
+        return report(False, "Corrected p-values are probabilities: cap them at 1 (0.5 x 2 and 0.6 are both 1 here).")
+    return report(True, "holm_adjust is right: helpers.evaluate.holm applies it to the nine task rows of compare().")
