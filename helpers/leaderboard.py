@@ -113,7 +113,7 @@ def _llm2vec(stage: str):
 
 
 # Rows whose models notebooks 09 and 10 train (minutes each on a CPU): their scores come from the result artifact
-# TRAINED_ROWS_ARTIFACT (see trained_row_results); each is timed and counted on an untrained twin, a model of the
+# STORED_ROWS_ARTIFACT (see stored_row_results); each is timed and counted on an untrained twin, a model of the
 # same architecture and size, which costs the same per text as the trained one.
 
 
@@ -238,58 +238,87 @@ def ms_per_text(embedder: Embedder, texts: list[str] | None = None, repeats: int
         timed.cache = before
 
 
+# Rows scored once by scripts/score_leaderboard_rows.py and read back from its result artifact, so that no notebook
+# spends minutes on a SmolLM2 pass another notebook already paid for: the training-free readings that need a pass of
+# their own (notebooks 05-07 score them live on two tasks and check them against the artifact), LLM2Vec's trained
+# stages (07) and the models notebooks 09 and 10 train (timed and counted on their untrained twins).
+STORED_READINGS = (f"SmolLM2 mean, layer {MEAN_LAYER_CHOSEN_ON_DEV}", "SmolLM2 PromptEOL", "SmolLM2 echo mean",
+                   "SmolLM2 bidirectional")
+STORED_LLM2VEC = ("LLM2Vec +MNTP", "LLM2Vec +MNTP +SimCSE")
 TRAINED_ROWS = ("instruct E5 (last token + EOS)", "instruct GTE (bidirectional mean)", "SmolLM2 + latent attention",
                 "SmolLM2 GRIT joint")
-TRAINED_ROWS_ARTIFACT = "leaderboard_rows"
+STORED_ROWS = STORED_READINGS + STORED_LLM2VEC + TRAINED_ROWS
+STORED_ROWS_ARTIFACT = "leaderboard_rows"
+LIVE_CHECK_TASKS = ("SimLexSTS", "DictionaryRetrieval")  # the two cheapest tasks (words and one-line definitions)
+LIVE_CHECK_TOLERANCE = 0.01  # stored vs live task score: equal on the machine that stored them, near on another CPU
 
 
-def trained_rows_key() -> dict:
-    """What decides the scores of :data:`TRAINED_ROWS`: each model's training key (recipe, data, SmolLM2's weights,
-    the code that trains and embeds it), the inference precision (another one is another recipe: the rows are
-    scored there, not read), the scoring code and the test split's texts."""
+def stored_rows_key() -> dict:
+    """What decides the scores of :data:`STORED_ROWS`: each reading's embedder fingerprint in float32 (weights,
+    settings, code), LLM2Vec's and each trained model's training key (recipe, data, SmolLM2's weights, the code that
+    trains and embeds it), the inference precision (another one is another recipe: the rows are scored there, not
+    read), the scoring code and the test split's texts."""
     import sys
 
-    from helpers import cache, frontier, grit, instruct, latent_attention
+    from helpers import cache, frontier, grit, instruct, latent_attention, llm2vec
 
-    training = {"instruct E5 (last token + EOS)": instruct.tuned_key("e5_last"),
+    with config.using_precision("fp32"):
+        readings = {name: entry(name).build().fingerprint() for name in STORED_READINGS}
+    training = {"LLM2Vec": llm2vec.artifact_key(),
+                "instruct E5 (last token + EOS)": instruct.tuned_key("e5_last"),
                 "instruct GTE (bidirectional mean)": instruct.tuned_key("gte_bidirectional"),
                 "SmolLM2 + latent attention": frontier.artifact_key(latent_attention, HEAD_RECIPE, HEAD_RECIPE["seed"]),
                 "SmolLM2 GRIT joint": frontier.artifact_key(grit, GRIT_RECIPE, GRIT_RECIPE["seed"])}
-    return {"recipe": {"rows": list(TRAINED_ROWS), "split": "test", "inference_dtype": config.inference_dtype()},
-            "training": {name: cache.key_digest(key) for name, key in training.items()},
+    return {"recipe": {"rows": list(STORED_ROWS), "split": "test", "inference_dtype": config.inference_dtype()},
+            "readings": readings, "training": {name: cache.key_digest(key) for name, key in training.items()},
+            "llm2vec_reading": cache.source_hash(llm2vec.llm2vec_model, llm2vec.llm2vec_embedder),
             "code": cache.source_hash(sys.modules[mini_mteb.__module__], instruct.instructed_mini_mteb),
             "text": cache.texts_fingerprint(data.task_texts("test"))}
 
 
-def score_entry(entry: Entry, embedder: Embedder) -> pd.DataFrame:
-    """:func:`helpers.evaluate.mini_mteb` (test) of ``embedder``, with notebook 09's per-task instructions when the
-    entry is instructed."""
+def score_entry(entry: Entry, embedder: Embedder, tasks=None) -> pd.DataFrame:
+    """:func:`helpers.evaluate.mini_mteb` (test) of ``embedder`` on ``tasks`` (all by default), with notebook 09's
+    per-task instructions when the entry is instructed."""
     from helpers.instruct import instructed_mini_mteb
 
-    return (instructed_mini_mteb if entry.instructed else mini_mteb)(embedder)
+    return (instructed_mini_mteb if entry.instructed else mini_mteb)(embedder, tasks=tasks)
 
 
-def trained_row_results(progress: bool = True) -> dict[str, pd.DataFrame]:
-    """The mini-MTEB results (test) of :data:`TRAINED_ROWS`: the committed ``data/artifacts/leaderboard_rows``
-    (``scripts/score_leaderboard_rows.py``) when it was made under today's :func:`trained_rows_key`, else trained
-    and scored here (about 10 minutes on 2 CPU cores) and cached."""
+def stored_row_results(progress: bool = True) -> dict[str, pd.DataFrame]:
+    """The mini-MTEB results (test) of :data:`STORED_ROWS`: the committed ``data/artifacts/leaderboard_rows``
+    (``scripts/score_leaderboard_rows.py``) when it was made under today's :func:`stored_rows_key`, else scored
+    (and trained where needed) here, about 30 minutes on 2 CPU cores, and cached."""
     from helpers import artifacts
 
-    return artifacts.load_or_train(TRAINED_ROWS_ARTIFACT, trained_rows_key(),
-                                   lambda: score_rows(TRAINED_ROWS, config.precision(), progress),
+    return artifacts.load_or_train(STORED_ROWS_ARTIFACT, stored_rows_key(),
+                                   lambda: score_rows(STORED_ROWS, config.precision(), progress),
                                    artifacts.save_results, artifacts.load_results)
+
+
+def live_check(name: str, embedder: Embedder, stored: dict[str, pd.DataFrame],
+               tasks=LIVE_CHECK_TASKS) -> pd.DataFrame:
+    """Score ``embedder`` live on ``tasks`` (test) beside the stored row ``name``: one row per task with both
+    scores, their difference and whether it is within :data:`LIVE_CHECK_TOLERANCE`. Notebooks 05-07 use it to show
+    that the artifact holds what their code computes."""
+    if name not in stored:
+        raise ValueError(f"{name!r} is not a stored row; the stored rows are {list(stored)}.")
+    live = score_entry(entry(name), embedder, list(tasks))
+    frame = pd.DataFrame({"live": live.loc[list(tasks), "score"], "stored": stored[name].loc[list(tasks), "score"]})
+    frame["difference"] = frame["live"] - frame["stored"]
+    frame["agrees"] = frame["difference"].abs() <= LIVE_CHECK_TOLERANCE
+    return frame
 
 
 def score(entries=REGISTRY, progress: bool = True) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """Score and time every entry. Returns the table (task scores, average, parameters, ms per text, notebook,
-    family, training, seconds to score) and the raw mini-MTEB frames by name. :data:`TRAINED_ROWS` are read from
-    :func:`trained_row_results`, and timed and counted on their untrained twins (``entry.timed``)."""
-    stored = trained_row_results(progress) if any(e.name in TRAINED_ROWS for e in entries) else {}
+    family, training, seconds to score) and the raw mini-MTEB frames by name. :data:`STORED_ROWS` are read from
+    :func:`stored_row_results`; the trained ones are timed and counted on their untrained twins (``entry.timed``)."""
+    stored = stored_row_results(progress) if any(e.name in STORED_ROWS for e in entries) else {}
     rows, frames = [], {}
     for entry in config.progress_bar(entries, desc="Leaderboard", disable=not progress):
         start = time.perf_counter()
-        if entry.name in stored:  # scored by the result artifact; its untrained twin is counted and timed
-            embedder = timed = entry.timed()
+        if entry.name in stored:  # scored by the result artifact; counted and timed here (a trained row: its twin)
+            embedder = timed = (entry.timed or entry.build)()
             frames[entry.name] = stored[entry.name]
         else:
             embedder = entry.build()

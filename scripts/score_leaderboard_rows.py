@@ -1,12 +1,15 @@
-"""Score the leaderboard rows whose models notebooks 09 and 10 train, and commit them as
-data/artifacts/leaderboard_rows (notebook 11 reads them; without the artifact it trains them, minutes each).
+"""Score the leaderboard rows that notebooks read instead of scoring, and commit them as
+data/artifacts/leaderboard_rows (notebooks 05, 06, 07 and 11 read them; without the artifact they are scored where
+they are first needed, minutes each).
 
-    python scripts/score_leaderboard_rows.py     # about 10 min on 2 idle cores, cold
+    python scripts/score_leaderboard_rows.py     # about 30 min on 2 idle cores, cold
 
-The rows are ``helpers.leaderboard.TRAINED_ROWS``: the E5 and GTE instruction-tuned SmolLM2s (notebook 09's recipe)
-and SmolLM2 with the latent-attention head and GRIT joint (notebook 10's, the recipe's seed). Each model is trained
-(or read from the course cache, where notebooks 09 and 10 keep them) and scored on the test split; every trained
-model and every text's vectors are cached as they are made, so an interrupted run resumes: run it again.
+The rows are ``helpers.leaderboard.STORED_ROWS``: four training-free readings of SmolLM2 that each need a pass of their
+own (the mean of layer 24, PromptEOL, echo, bidirectional attention), LLM2Vec after MNTP and after SimCSE (the
+committed adapters), the E5 and GTE instruction-tuned SmolLM2s (notebook 09's recipe) and SmolLM2 with the
+latent-attention head and GRIT joint (notebook 10's, the recipe's seed). Each model is built (trained, or read from the
+course cache where notebooks 09 and 10 keep them) and scored on the test split; every trained model and every text's
+vectors are cached as they are made, so an interrupted run resumes: run it again.
 """
 
 from __future__ import annotations
@@ -19,10 +22,10 @@ from helpers.evaluate import average_interval
 
 def main() -> None:
     start = time.perf_counter()
-    results = leaderboard.score_rows(leaderboard.TRAINED_ROWS, config.precision())
+    results = leaderboard.score_rows(leaderboard.STORED_ROWS, config.precision())
     seconds = time.perf_counter() - start
     scores = {name: average_interval(frame) for name, frame in results.items()}
-    path = artifacts.save(leaderboard.TRAINED_ROWS_ARTIFACT, leaderboard.trained_rows_key(), results,
+    path = artifacts.save(leaderboard.STORED_ROWS_ARTIFACT, leaderboard.stored_rows_key(), results,
                           artifacts.save_results, "python scripts/score_leaderboard_rows.py", seconds, scores=scores)
     print(f"{path} in {seconds / 60:.1f} min: {scores}")
 

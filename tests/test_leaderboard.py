@@ -86,10 +86,27 @@ def test_precision_results_round_trip_and_compare_paired(tmp_path):
     assert moved.loc["MiniLM", "difference"] == pytest.approx(0.01) and not moved.loc["MiniLM", "within_margin"]
 
 
-def test_trained_rows_are_registered_and_timed_on_an_untrained_twin():
-    assert set(leaderboard.TRAINED_ROWS) <= {entry.name for entry in leaderboard.REGISTRY}
+def test_stored_rows_are_registered_and_trained_rows_timed_on_an_untrained_twin():
+    registered = {entry.name for entry in leaderboard.REGISTRY}
+    assert set(leaderboard.STORED_ROWS) <= registered and len(set(leaderboard.STORED_ROWS)) == len(leaderboard.STORED_ROWS)
     for name in leaderboard.TRAINED_ROWS:
         assert leaderboard.entry(name).timed is not None, f"{name} needs a twin to time"
     instructed = leaderboard.entry("instruct E5 (last token + EOS)")
     twin = instructed.timed()
     assert instructed.instructed and twin.pooling == "last" and not twin.bidirectional
+
+
+def test_live_check_agrees_with_a_faithful_store_and_flags_a_stale_one():
+    from helpers.evaluate import mini_mteb
+
+    embedder = minilm_embedder()
+    faithful = mini_mteb(embedder, tasks=list(leaderboard.LIVE_CHECK_TASKS))
+    check = leaderboard.live_check("all-MiniLM-L6-v2", embedder, {"all-MiniLM-L6-v2": faithful})
+    assert list(check.index) == list(leaderboard.LIVE_CHECK_TASKS)
+    assert check["agrees"].all() and (check["difference"] == 0).all()
+    stale = faithful.copy()
+    stale.loc["SimLexSTS", "score"] += 2 * leaderboard.LIVE_CHECK_TOLERANCE
+    check = leaderboard.live_check("all-MiniLM-L6-v2", embedder, {"all-MiniLM-L6-v2": stale})
+    assert not check.loc["SimLexSTS", "agrees"] and check.loc["DictionaryRetrieval", "agrees"]
+    with pytest.raises(ValueError, match="not a stored row"):
+        leaderboard.live_check("all-MiniLM-L6-v2", embedder, {})
