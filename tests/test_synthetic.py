@@ -136,3 +136,49 @@ def test_query_likelihood_equals_transformers_loss(smollm2):
     relevance = synthetic.relevance_scores(tokenizer, model, query, [passage, "An unrelated sentence about cricket."])
     assert relevance.shape == (2,) and np.isfinite(relevance).all()
     assert tokenizer.padding_side == "right"  # left padding for generation is restored
+
+
+def test_sampling_distribution_equals_transformers_warpers():
+    from transformers.generation.logits_process import (
+        TemperatureLogitsWarper,
+        TopKLogitsWarper,
+        TopPLogitsWarper,
+    )
+
+    # (Exact ties at the k-th score, which real logits do not have, are where the two differ: transformers keeps
+    # every tied token, topk keeps k.)
+    logits = torch.randn(6, 1000, generator=torch.Generator().manual_seed(0)) * 3
+    logits[1, 7] = 50.0  # one certain token: the nucleus is that token alone
+    for temperature, top_k, top_p in ((0.7, 50, 0.9), (1.0, 50, 0.5), (0.3, 10, 1.0)):
+        scores = TemperatureLogitsWarper(temperature)(None, logits.clone())
+        scores = TopPLogitsWarper(top_p)(None, TopKLogitsWarper(top_k)(None, scores))
+        theirs = scores.softmax(dim=-1)
+        probabilities, token_ids = synthetic.sampling_distribution(logits, temperature, top_k, top_p)
+        ours = torch.zeros_like(theirs).scatter(1, token_ids, probabilities)
+        assert torch.allclose(ours, theirs, atol=1e-6)
+        assert torch.allclose(probabilities.sum(dim=1), torch.ones(6))
+    assert synthetic.sampling_distribution(logits, 0.7, 50, 0.9)[0][1, 0] == 1.0
+
+
+def test_generate_follows_transformers_greedy_path_and_stops(smollm2):
+    """At a vanishing temperature sampling is greedy: the course's KV-cached loop on a left-padded batch makes
+    transformers' greedy tokens (float32), and each row stops on its own at EOS or at the stop string."""
+    from helpers import config
+
+    tokenizer, model = smollm2
+    prompts = [synthetic.chat_prompt(tokenizer, question) for question in
+               ("What is the capital of France?", "Name three colours, as a JSON list.", "Say hi.")]
+    with config.using_precision("fp32"):
+        ours = synthetic.generate(tokenizer, model, prompts, max_new_tokens=12, temperature=1e-6)
+    with synthetic.left_padding(tokenizer), torch.inference_mode():
+        encoded = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+        out = model.generate(**encoded, max_new_tokens=12, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+    new_tokens = out[:, encoded["input_ids"].shape[1]:].tolist()
+    theirs = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+    assert ours == theirs
+    with config.using_precision("fp32"):
+        stopped = synthetic.generate(tokenizer, model, prompts, max_new_tokens=12, temperature=1e-6, stop=" ")
+    for tokens, short in zip(new_tokens, stopped, strict=True):  # cut at the first token whose text completes " "
+        ends = [n for n in range(1, len(tokens) + 1) if " " in tokenizer.decode(tokens[:n], skip_special_tokens=True)]
+        assert short == tokenizer.decode(tokens[: ends[0] if ends else len(tokens)], skip_special_tokens=True)
+    assert tokenizer.padding_side == "right"
