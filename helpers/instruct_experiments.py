@@ -63,20 +63,20 @@ def run_experiments(progress: bool = True) -> dict:
     * ``results``: instructed mini-MTEB (test) of each variant's untuned and tuned model, by model name;
       ``names``: variant -> (untuned name, tuned name); ``losses``: variant -> training losses;
     * ``wording_dev`` / ``wording_test``: the tuned bidirectional model on the inverse-cloze task with each of
-      :data:`WORDINGS` (dev), then on test with no instruction, the task's, and dev's best and worst wordings of
-      the same task (``chosen``, ``worst``);
+      :data:`WORDINGS` (dev), then on test with no instruction, the task's, another task's (notebook 11 reads
+      those three) and dev's best and worst wordings of the same task (``chosen``, ``worst``);
     * ``icl``: the same model with k = 0..3 in-context examples (test), by k.
     """
     config.seed_everything(instruct.RECIPE["seed"])
     results, names, losses = {}, {}, {}
     for variant in config.progress_bar(list(instruct.VARIANTS), desc="variants", disable=not progress):
-        untuned, tuned = instruct.untuned_embedder(variant), instruct.tuned_embedder(variant)
-        names[variant] = [untuned.name, tuned.name]
+        untuned, model = instruct.untuned_embedder(variant), instruct.tuned_embedder(variant)
+        names[variant] = [untuned.name, model.name]
         results[untuned.name] = instruct.instructed_mini_mteb(untuned)
-        results[tuned.name] = instruct.instructed_mini_mteb(tuned)
+        results[model.name] = instruct.instructed_mini_mteb(model)
         losses[variant] = instruct.load_settings(variant)["losses"]
-
-    tuned = instruct.tuned_embedder(WORDING_VARIANT)
+        if variant == WORDING_VARIANT:
+            tuned = model  # a tuned model is a copy of SmolLM2: keep this one for the wordings and examples
 
     def wording(name: str, split: str):
         return instruct.instructed_mini_mteb(tuned, {instruct.RETRIEVAL_TASK: WORDINGS[name]}, split=split,
@@ -86,8 +86,9 @@ def run_experiments(progress: bool = True) -> dict:
     chosen = max(SAME_TASK, key=lambda name: dev[name].loc[instruct.RETRIEVAL_TASK, "score"])  # ties: the first
     worst = min(SAME_TASK, key=lambda name: dev[name].loc[instruct.RETRIEVAL_TASK, "score"])
     test = {name: wording(name, "test")
-            for name in dict.fromkeys(["no instruction", "task instruction", chosen, worst])}
-    reader, shots = icl_embedder(instruct.tuned_embedder(ICL_VARIANT)), icl_shots()
+            for name in dict.fromkeys(["no instruction", "task instruction", "another task's instruction", chosen,
+                                       worst])}
+    reader, shots = icl_embedder(tuned), icl_shots()  # ICL_VARIANT is WORDING_VARIANT
     task = instruct.TASK_INSTRUCTIONS[instruct.RETRIEVAL_TASK]
     icl = {k: instruct.instructed_mini_mteb(reader, {instruct.RETRIEVAL_TASK: task}, tasks=RETRIEVAL,
                                             examples=shots[:k]) for k in range(len(shots) + 1)}

@@ -438,3 +438,83 @@ def precision_table(fast: dict[str, pd.DataFrame], fp32: dict[str, pd.DataFrame]
                      "largest_task_change": float(tasks["difference"].abs().max()),
                      **{f"Δ {task}": value for task, value in tasks["difference"].items()}})
     return pd.DataFrame(rows).set_index("row")
+
+
+# The seed's claims, tested (notebook 11). Long texts: the long-article task (helpers.evaluate.EXTRA_TASKS, outside
+# the average), with SmolLM2 reading up to LONG_MAX_LENGTH tokens and MiniLM its 256; scored by
+# scripts/score_long_articles.py into a result artifact (one whole-article pass of SmolLM2 takes about two minutes).
+
+LONG_TASK = "LongArticleRetrieval"
+LONG_MAX_LENGTH = 1024
+LONG_ROWS = ("all-MiniLM-L6-v2 (256 tokens)", "SmolLM2 mean (256 tokens)", "SmolLM2 mean (1,024 tokens)",
+             f"SmolLM2 mean, layer {MEAN_LAYER_CHOSEN_ON_DEV} (1,024 tokens)", "LLM2Vec +MNTP +SimCSE (1,024 tokens)")
+LONG_ARTIFACT = "long_articles"
+
+
+def long_embedder(name: str) -> Embedder:
+    """The embedder of the long-article row ``name`` (:data:`LONG_ROWS`)."""
+    from helpers.llm2vec import llm2vec_model
+
+    builds = {LONG_ROWS[0]: minilm_embedder,
+              LONG_ROWS[1]: lambda: smollm2_embedder("mean"),
+              LONG_ROWS[2]: lambda: smollm2_embedder("mean", max_length=LONG_MAX_LENGTH),
+              LONG_ROWS[3]: lambda: smollm2_embedder("mean", layer=MEAN_LAYER_CHOSEN_ON_DEV,
+                                                     max_length=LONG_MAX_LENGTH),
+              LONG_ROWS[4]: lambda: smollm2_embedder("mean", bidirectional=True, model=llm2vec_model("simcse")[1],
+                                                     max_length=LONG_MAX_LENGTH, name="SmolLM2-135M LLM2Vec simcse")}
+    if name not in builds:
+        raise ValueError(f"No long-article row is called {name!r}; the rows are {list(LONG_ROWS)}.")
+    return builds[name]()
+
+
+def long_articles_key() -> dict:
+    """What decides the long-article scores: the training-free rows' embedder fingerprints in float32, LLM2Vec's
+    training key and reading code, the inference precision, the scoring code and the task's texts."""
+    import sys
+
+    from helpers import cache, llm2vec
+
+    with config.using_precision("fp32"):
+        readings = {name: long_embedder(name).fingerprint() for name in LONG_ROWS[:4]}
+    task = data.long_article_retrieval("test")
+    return {"recipe": {"rows": list(LONG_ROWS), "task": LONG_TASK, "split": "test",
+                       "inference_dtype": config.inference_dtype()},
+            "readings": readings, "llm2vec": cache.key_digest(llm2vec.artifact_key()),
+            "llm2vec_reading": cache.source_hash(llm2vec.llm2vec_model, long_embedder),
+            "code": cache.source_hash(sys.modules[mini_mteb.__module__]),
+            "text": cache.texts_fingerprint(task.queries + task.corpus)}
+
+
+def score_long_articles(progress: bool = True) -> dict[str, pd.DataFrame]:
+    """Each of :data:`LONG_ROWS` on the long-article task (test)."""
+    results = {}
+    for name in config.progress_bar(LONG_ROWS, desc="Long articles", disable=not progress):
+        results[name] = mini_mteb(long_embedder(name), split="test", tasks=[LONG_TASK])
+        gc.collect()
+    return results
+
+
+def long_article_results(progress: bool = True) -> dict[str, pd.DataFrame]:
+    """The committed ``data/artifacts/long_articles`` (``scripts/score_long_articles.py``) when it was made under
+    today's :func:`long_articles_key`, else scored here (about 8 minutes on 2 CPU cores) and cached."""
+    from helpers import artifacts
+
+    return artifacts.load_or_train(LONG_ARTIFACT, long_articles_key(), lambda: score_long_articles(progress),
+                                   artifacts.save_results, artifacts.load_results)
+
+
+def type_claims(frames: dict[str, pd.DataFrame], pairs, task_types=("classification", "clustering")) -> pd.DataFrame:
+    """Paired comparisons of the average over each task type's tasks (:func:`helpers.evaluate.subset`), one row
+    per (A, B, type) of ``pairs`` x ``task_types``, with Holm's correction over the whole family."""
+    from helpers.evaluate import compare, holm, subset, tasks_of_type
+
+    rows = {}
+    for a, b in pairs:
+        for task_type in task_types:
+            tasks = tasks_of_type(task_type)
+            row = compare(subset(frames[a], tasks), subset(frames[b], tasks)).loc["average"]
+            rows[(a, b, task_type)] = row[["score_a", "score_b", "difference", "ci_low", "ci_high", "verdict",
+                                           "p_value"]]
+    table = pd.DataFrame(rows).T
+    table.index.names = ["A", "B", "task type"]
+    return holm(table.astype({"difference": float, "p_value": float})).sort_index()

@@ -32,14 +32,20 @@ def next_token_loss(model, ids: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
 
 
-def control_key(recipe: dict = llm2vec.RECIPE) -> dict:
-    """What decides the control's scores: MNTP's training settings, the text, SmolLM2's weights, the code of LLM2Vec's
-    training pieces it reuses and of this module, the scoring code and the inference precision."""
+def training_key(recipe: dict = llm2vec.RECIPE) -> dict:
+    """What decides the trained control (and each of its shards): MNTP's training settings, the text, SmolLM2's
+    weights and the training code (LLM2Vec's pieces it reuses and this module's loop)."""
     base = llm2vec.artifact_key(recipe)
-    return {"recipe": {**{name: recipe[name] for name in TRAINING}, "split": "test",
-                       "inference_dtype": config.inference_dtype()},
-            "text": base["text"], "base": base["base"],
-            "code": base["code"] + cache.source_hash(sys.modules[__name__], evaluate)}
+    return {"recipe": {name: recipe[name] for name in TRAINING}, "text": base["text"], "base": base["base"],
+            "code": base["code"] + cache.source_hash(next_token_loss, train_control, _save_state, _load_state)}
+
+
+def control_key(recipe: dict = llm2vec.RECIPE) -> dict:
+    """What decides the control's scores: :func:`training_key`, this module's code, the scoring code and the
+    inference precision."""
+    key = training_key(recipe)
+    return {**key, "recipe": {**key["recipe"], "split": "test", "inference_dtype": config.inference_dtype()},
+            "code": key["code"] + cache.source_hash(sys.modules[__name__], evaluate)}
 
 
 def train_control(recipe: dict = llm2vec.RECIPE, progress: bool = True) -> dict:
@@ -79,7 +85,7 @@ def train_control(recipe: dict = llm2vec.RECIPE, progress: bool = True) -> dict:
                 "schedule": schedule.state_dict(), "generator": generator.get_state(),
                 "torch_rng": torch.get_rng_state(), "history": copy.deepcopy(history)}
 
-    key = control_key(recipe)
+    key = training_key(recipe)  # the shards: a change of the scoring code re-scores, it does not retrain
     bounds = [round(steps * part / CHUNKS) for part in range(CHUNKS + 1)]
     for part in range(CHUNKS):
         state = artifacts.shard(f"{ARTIFACT}-{part + 1}-of-{CHUNKS}", {**key, "part": part},
@@ -103,7 +109,7 @@ def _save_state(target, state: dict) -> None:
 
 
 def _load_state(target) -> dict:
-    return torch.load(target / "state.pt", weights_only=False)
+    return torch.load(target / "state.pt", weights_only=True)  # tensors, numbers and lists: no code runs
 
 
 def save_files(target, value: dict) -> None:

@@ -23,7 +23,8 @@ from helpers import (
 # Every committed artifact, with the function that gives today's key for it: a new artifact must be added here.
 TODAY = {"mlm_encoder": mlm.artifact_key, "llm2vec": llm2vec.artifact_key, "llm2vec_lr": llm2vec.lr_sweep_key,
          "precision": leaderboard.precision_key, "frontier_results": frontier_experiments.results_key,
-         "leaderboard_rows": leaderboard.stored_rows_key, "mntp_control": mntp_control.control_key,
+         "leaderboard_rows": leaderboard.stored_rows_key, "long_articles": leaderboard.long_articles_key,
+         "mntp_control": mntp_control.control_key,
          "instruct_results": instruct_experiments.results_key,
          "sbert_mlm": lambda: sbert.artifact_key("mlm"), "sbert_random": lambda: sbert.artifact_key("random"),
          "static_smollm2": lambda: static.artifact_key("smollm2"), "static_smollm2_readings": static.readings_key,

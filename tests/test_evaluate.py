@@ -223,3 +223,41 @@ def test_resamples_are_scored_at_once_as_one_at_a_time():
     x[:, :3] = y[:, :3] = np.nan  # left out, as a document drawn twice is
     expected = [spearmanr(a[3:], b[3:]).statistic for a, b in zip(x, y, strict=True)]
     assert evaluate.spearman_rows(x, y) == pytest.approx(expected, abs=1e-12)
+
+
+def test_subset_recomputes_the_average_over_its_tasks(minilm_test):
+    from helpers.evaluate import subset, tasks_of_type
+
+    tasks = tasks_of_type("classification")
+    assert tasks == ["NewsOutletClassification", "HealthTweetClassification"]
+    part = subset(minilm_test, tasks)
+    assert list(part.index) == [*tasks, "average"]
+    assert part.loc["average", "score"] == pytest.approx(minilm_test.loc[tasks, "score"].mean())
+    draws = part.attrs["replicates"]["average"]
+    assert np.allclose(draws, np.mean([minilm_test.attrs["replicates"][t] for t in tasks], axis=0))
+    low, high = part.loc["average", ["ci_low", "ci_high"]]
+    assert low < part.loc["average", "score"] < high and minilm_test.loc["average", "ci_low"] != low
+    same = evaluate.compare(part, part)
+    assert (same["difference"] == 0).all()  # paired through the same replicates
+    stored = minilm_test[["type", "metric", "score", "ci_low", "ci_high"]].copy()  # as a result artifact keeps it
+    stored.attrs = minilm_test.attrs
+    assert subset(stored, tasks).loc["average", "score"] == part.loc["average", "score"]
+    with pytest.raises(ValueError, match="No task is of type"):
+        tasks_of_type("ranking")
+    with pytest.raises(ValueError, match="no rows for"):
+        subset(part, ["SimLexSTS"])
+
+
+def test_long_article_task_holds_out_whole_articles_and_runs_by_name():
+    assert "LongArticleRetrieval" in evaluate.EXTRA_TASKS and "LongArticleRetrieval" not in evaluate.TASKS
+    training = [*data.training_news()["text"], *data.training_background()]
+    for split, size in data.LONG_ARTICLE_SIZES.items():
+        task = data.long_article_retrieval(split)
+        assert len(task.queries) == len(task.corpus) == size and task.relevant == list(range(size))
+        for query, document in zip(task.queries, task.corpus, strict=True):
+            low, high = data.LONG_QUERY_WORDS
+            assert low <= len(query.split()) <= high and query not in document
+            assert len(document.split()) + len(query.split()) >= data.LONG_ARTICLE_WORDS
+        assert not any(query in text for query in task.queries for text in training)
+    dev, test = data.long_article_retrieval("dev"), data.long_article_retrieval("test")
+    assert not set(dev.corpus) & set(test.corpus)

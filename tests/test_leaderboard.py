@@ -1,6 +1,7 @@
 """helpers.leaderboard: the registry, parameter counts, timing, the Pareto front, the plot; exercise solutions."""
 
 import matplotlib
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -111,3 +112,18 @@ def test_live_check_agrees_with_a_faithful_store_and_flags_a_stale_one():
     assert not check.loc["SimLexSTS", "agrees"] and check.loc["DictionaryRetrieval", "agrees"]
     with pytest.raises(ValueError, match="not a stored row"):
         leaderboard.live_check("all-MiniLM-L6-v2", embedder, {})
+
+
+def test_type_claims_pair_each_task_type_and_correct_the_family():
+    from helpers.evaluate import mini_mteb
+
+    frame = mini_mteb(minilm_embedder())
+    better = frame.copy()
+    better.attrs = {**frame.attrs, "replicates": {k: v + 0.05 for k, v in frame.attrs["replicates"].items()}}
+    better["score"] += 0.05
+    claims = leaderboard.type_claims({"MiniLM": frame, "MiniLM + 0.05": better},
+                                     [("MiniLM + 0.05", "MiniLM"), ("MiniLM", "MiniLM")])
+    assert list(claims.index.names) == ["A", "B", "task type"] and len(claims) == 4
+    assert np.allclose(claims.loc[("MiniLM + 0.05", "MiniLM"), "difference"].to_numpy(float), 0.05)
+    assert (claims.loc[("MiniLM + 0.05", "MiniLM"), "verdict_holm"] == "A beats B").all()
+    assert (claims.loc[("MiniLM", "MiniLM"), "verdict_holm"] == "no measurable difference").all()
