@@ -521,9 +521,7 @@ def long_article_retrieval(split: str = "test") -> RetrievalTask:
 @functools.lru_cache(maxsize=1)
 def _training_news_sentences() -> frozenset[str]:
     """The sentences (of :data:`MIN_SENTENCE_WORDS` words or more) of the training news and background."""
-    texts = [*training_news()["text"], *training_background()]
-    sentences = (" ".join(s.split()) for text in texts for s in split_sentences(text))
-    return frozenset(s for s in sentences if len(s.split()) >= MIN_SENTENCE_WORDS)
+    return _long_sentences([*training_news()["text"], *training_background()])
 
 
 def task_texts(split: str) -> list[str]:
@@ -548,12 +546,17 @@ def evaluation_texts() -> frozenset[str]:
 MIN_SENTENCE_WORDS = 4  # shorter "sentences" ("Why?", "The U.S.", a SimLex word) occur in any text by chance
 
 
+def _long_sentences(texts) -> frozenset[str]:
+    """The sentences of ``texts`` of :data:`MIN_SENTENCE_WORDS` words or more, whitespace normalised."""
+    sentences = (" ".join(s.split()) for text in texts for s in split_sentences(text))
+    return frozenset(s for s in sentences if len(s.split()) >= MIN_SENTENCE_WORDS)
+
+
 @functools.lru_cache(maxsize=1)
 def evaluation_sentences() -> frozenset[str]:
     """The sentences of :func:`evaluation_texts` of :data:`MIN_SENTENCE_WORDS` words or more (whitespace
     normalised), for checks sentence by sentence."""
-    sentences = (" ".join(s.split()) for text in evaluation_texts() for s in split_sentences(text))
-    return frozenset(s for s in sentences if len(s.split()) >= MIN_SENTENCE_WORDS)
+    return _long_sentences(evaluation_texts())
 
 
 def shares_evaluation_text(document: str) -> bool:
