@@ -12,8 +12,10 @@ Three recipes, each run for real with SmolLM2-135M-Instruct:
   embedder retrieves neighbours; the LLM re-scores them by query likelihood (:func:`query_log_likelihood`, from
   its own log-probabilities) and by a relevance prompt (:func:`relevance_scores`); the two rankings are fused by
   :func:`reciprocal_rank_fusion`; the top passage becomes the positive, a lower one the hard negative.
+  Ties in the fusion (with few candidates, rank pairs (a, b) and (b, a) fuse to the same score) go to the
+  LLM's relevance score, never back to the first stage's order.
 * **SFR-Embedding**: hard negatives sampled from ranks 30-100 of a teacher's ranking
-  (:func:`window_hard_negatives`), far enough down to be rarely a false negative.
+  (:func:`helpers.contrastive.mine_hard_negatives` with ``"ranks"``), far enough down to be rarely a false negative.
 
 Gecko's real passages (:func:`training_passages`) come from the course's training documents
 (:func:`helpers.data.training_background`), which share no sentence with any text the mini-MTEB scores.
@@ -29,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from helpers import config, data
 
@@ -43,6 +46,22 @@ DIFFICULTY = ("high school", "college", "PhD")
 ATTRIBUTES = {"query_type": QUERY_TYPES, "query_length": QUERY_LENGTHS, "clarity": CLARITY,
               "document_length": DOCUMENT_LENGTHS, "difficulty": DIFFICULTY}
 
+# E5-mistral's four asymmetric task kinds (query length - document length): what its step 1 asks for, and the
+# lengths its step 2 samples for that kind (short-long uses the attributes above).
+E5_KINDS = {
+    "short-long": {"tasks": "text retrieval tasks, where a short search query finds a longer document",
+                   "query_length": QUERY_LENGTHS, "document_length": DOCUMENT_LENGTHS},
+    "long-short": {"tasks": "tasks where a long text is the query and a short text (a title, a label, a topic) "
+                            "is the document to find", "query_length": ("about 50 words", "about 80 words"),
+                   "document_length": ("5 words", "10 words")},
+    "short-short": {"tasks": "tasks where a short text is the query and another short text with a related "
+                             "meaning is the document to find", "query_length": ("less than 10 words",),
+                    "document_length": ("10 words", "15 words")},
+    "long-long": {"tasks": "tasks where a long text is the query and another long text on the same subject is "
+                           "the document to find", "query_length": ("about 50 words",),
+                  "document_length": ("50 words", "100 words")},
+}
+
 EXAMPLE_KEYS = ("user_query", "positive_document", "hard_negative_document")
 # The answer is started for the model ("prefilled"): a 135M model rarely opens the JSON object by itself.
 EXAMPLE_PREFILL = '{"user_query": "'
@@ -53,6 +72,8 @@ GECKO_TASKS = (
     "Given a question, retrieve news passages that answer it",
     "Given a short search query, retrieve the news report it is looking for",
     "Given a claim, retrieve news passages that support or refute it",
+    "Given a topic, retrieve news passages about it",
+    "Given a question about an event, retrieve the news report of that event",
 )
 
 
@@ -71,9 +92,13 @@ def left_padding(tokenizer):
         tokenizer.padding_side = before
 
 
-def chat_prompt(tokenizer, user: str, prefill: str = "") -> str:
-    """The chat-formatted prompt for one user message, with the assistant's answer started by ``prefill``."""
+def chat_prompt(tokenizer, user: str, prefill: str = "", demonstration: tuple[str, str] | None = None) -> str:
+    """The chat-formatted prompt for one user message, with the assistant's answer started by ``prefill``;
+    ``demonstration`` (a user message and the answer we want) goes first, as a one-shot example."""
     messages = [{"role": "user", "content": user}]
+    if demonstration is not None:
+        messages = [{"role": "user", "content": demonstration[0]},
+                    {"role": "assistant", "content": demonstration[1]}, *messages]
     return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False) + prefill
 
 
@@ -164,9 +189,11 @@ def generate(tokenizer, model, prompts: list[str], max_new_tokens: int = 160, te
 # E5-mistral step 1: brainstorm tasks
 
 
-def brainstorm_prompt(n_tasks: int = 5) -> str:
-    """E5-mistral's first prompt: ask for a list of text retrieval tasks."""
-    return (f"Brainstorm a list of {n_tasks} potentially useful text retrieval tasks. "
+def brainstorm_prompt(n_tasks: int = 5, kind: str = "short-long") -> str:
+    """E5-mistral's first prompt: ask for a list of tasks of one of the :data:`E5_KINDS`."""
+    if kind not in E5_KINDS:
+        raise ValueError(f"Unknown task kind {kind!r}; choose one of {list(E5_KINDS)}.")
+    return (f"Brainstorm a list of {n_tasks} potentially useful {E5_KINDS[kind]['tasks']}. "
             "Each task says what the search query is and what documents should be found, in one sentence "
             "starting with 'Retrieve' or 'Given'. Answer with one task per line.")
 
@@ -194,9 +221,10 @@ def parse_task_list(text: str) -> list[str]:
 # E5-mistral step 2: one example per task, with sampled attributes
 
 
-def sample_attributes(rng: np.random.Generator) -> dict[str, str]:
-    """Draw E5-mistral's attributes for one example."""
-    return {name: str(rng.choice(values)) for name, values in ATTRIBUTES.items()}
+def sample_attributes(rng: np.random.Generator, kind: str = "short-long") -> dict[str, str]:
+    """Draw E5-mistral's attributes for one example of a task of ``kind`` (its query and document lengths)."""
+    choices = {**ATTRIBUTES, **{name: E5_KINDS[kind][name] for name in ("query_length", "document_length")}}
+    return {name: str(rng.choice(values)) for name, values in choices.items()}
 
 
 def example_prompt(task: str, attributes: dict[str, str]) -> str:
@@ -210,6 +238,11 @@ def example_prompt(task: str, attributes: dict[str, str]) -> str:
         '- "hard_negative_document": a document on the same topic that does NOT answer the query.\n'
         f"The documents need {attributes['difficulty']} level knowledge. Answer with the JSON object only."
     )
+
+
+# Every word step 2's prompt can show the model (all attribute values): a field made only of them copies the prompt.
+PROMPT_TEXT = example_prompt("", {name: " ".join(v for kind in E5_KINDS.values() for v in kind.get(name, ()))
+                                  + " " + " ".join(values) for name, values in ATTRIBUTES.items()})
 
 
 def first_json_object(text: str) -> str | None:
@@ -279,11 +312,11 @@ def parse_example(answer: str, prefill: str = EXAMPLE_PREFILL) -> tuple[dict | N
         if problem:
             return None, problem
     normal = {key: _normalise(value) for key, value in example.items()}
-    if any(normal[key] in _normalise(example_prompt("", dict.fromkeys(ATTRIBUTES, ""))) for key in EXAMPLE_KEYS):
+    if any(echoes_instructions(example[key], PROMPT_TEXT) for key in EXAMPLE_KEYS):
         return None, "copies the instructions"
     if normal["positive_document"] == normal["hard_negative_document"]:
         return None, "positive = negative"
-    if normal["user_query"] in (normal["positive_document"], normal["hard_negative_document"]):
+    if any(copies_passage(example["user_query"], example[key]) for key in EXAMPLE_KEYS[1:]):
         return None, "query copies a document"
     return example, "ok"
 
@@ -328,15 +361,11 @@ def training_passages(sentences_per_passage: int = 3, max_words: int = 70) -> li
 
 
 def generation_passages(settings: dict) -> list[dict]:
-    """The passages a saved set (:func:`load_synthetic`) was generated from, in the order its indices use.
-
-    A set made under the course's earlier held-out rule lists the documents it left out in
-    ``settings["held_out_documents"]``: its passages are :func:`training_passages` less those documents (a subset
-    of today's training documents). A set made since used every training passage. Raises ``ValueError`` when the
-    count differs from the one the set recorded (the passages changed since it was made: regenerate it).
+    """The passages a saved set (:func:`load_synthetic`) was generated from (:func:`training_passages`), in the
+    order its indices use. Raises ``ValueError`` when their count differs from the one the set recorded (the
+    passages changed since it was made: regenerate it).
     """
-    left_out = set(settings.get("held_out_documents", ()))
-    passages = [p for p in training_passages() if p["doc_id"] not in left_out]
+    passages = training_passages()
     expected = settings["counts"]["training_passages"]
     if len(passages) != expected:
         raise ValueError(f"The saved set was made from {expected} passages, these are {len(passages)}: the training "
@@ -348,13 +377,36 @@ def generation_passages(settings: dict) -> list[dict]:
 # Gecko: a task and query for a real passage, then LLM re-ranking of the neighbours
 
 
-def gecko_prompt(passage: str) -> str:
-    """Gecko's first prompt: a retrieval task and a query that the passage answers."""
-    return (
-        "Read the passage and write a retrieval task for it and a short search query that the passage answers.\n"
-        f"Passage: {passage}\n"
-        'Answer as JSON: {"task": "...", "query": "..."}'
-    )
+def gecko_prompt(passage: str, task: str) -> str:
+    """Gecko's first prompt: a search query for ``task`` that the passage answers.
+
+    No JSON template with ``"..."`` placeholders in it: SmolLM2-135M copies the placeholder as its query.
+    """
+    return ("Read the passage, then write a search query of at most 12 words, in your own words, that the passage "
+            f"answers. Task: {task}\nPassage: {passage}")
+
+
+# Gecko's prompt is few-shot. One demonstration (a passage written for the course, about no real event) halves
+# how often SmolLM2-135M copies a sentence of the passage as its "query" (notebook 08 measures the yield).
+GECKO_DEMO_PASSAGE = ("The council voted on Tuesday to close the town's only public pool for the summer, saying "
+                      "repairs to its cracked floor would cost more than the budget allows. Residents have started a "
+                      "petition to keep it open.")
+GECKO_DEMO_QUERIES = (
+    "why is the town pool closing this summer",
+    "council closes public pool repairs",
+    "the pool will stay open all summer",
+    "public pool closure and budget",
+    "what did the council decide about the pool",
+)
+
+
+def gecko_chat(tokenizer, passage: str, task: str) -> str:
+    """The whole Gecko prompt for one passage: the demonstration for ``task``, the request, and the answer
+    started with the task (:func:`gecko_prefill`), so the model writes only the query."""
+    demo = GECKO_DEMO_QUERIES[GECKO_TASKS.index(task)]
+    demonstration = (gecko_prompt(GECKO_DEMO_PASSAGE, task), json.dumps({"task": task, "query": demo}))
+    return chat_prompt(tokenizer, gecko_prompt(passage, task), prefill=gecko_prefill(task),
+                       demonstration=demonstration)
 
 
 def gecko_prefill(task: str) -> str:
@@ -368,13 +420,59 @@ def first_json_string(text: str) -> str | None:
     return match.group(0) if match else None
 
 
+# Words of the Gecko prompt itself: a query made of them ("Extract sentences from the passage") is about the
+# instructions, not the passage, so they do not count as shared content.
+PROMPT_WORDS = frozenset("read passage write retrieval retrieve task search query words answer answers json "
+                         "object keys news report question claim topic event extract extracted sentence "
+                         "sentences text".split())
+
+
+def content_words(text: str) -> set[str]:
+    """The content words of ``text``: alphabetic words of three letters or more that are neither English stop
+    words (scikit-learn's list: "that", "from", "which", ...) nor words of the Gecko prompt."""
+    words = set(re.findall(r"[^\W\d_]{3,}", text.lower()))
+    return words - ENGLISH_STOP_WORDS - PROMPT_WORDS
+
+
+def shared_run(query: str, passage: str) -> int:
+    """The length, in words, of the longest run of the query's words that appears verbatim in the passage
+    (case and punctuation aside): word n-gram overlap, which catches a copied clause that an exact-substring
+    test misses when the model changes one word around it."""
+    words, source = re.findall(r"\w+", query.lower()), f" {_normalise(passage)} "
+    longest = 0
+    for start in range(len(words)):
+        while start + longest < len(words) and f" {' '.join(words[start : start + longest + 1])} " in source:
+            longest += 1
+    return longest
+
+
+MAX_SHARED_RUN = 8  # words: a query sharing this many consecutive words with its passage copies it
+
+
+def copies_passage(query: str, passage: str, max_fraction: float = 0.8) -> bool:
+    """Whether ``query`` copies ``passage``: a shared run (:func:`shared_run`) of :data:`MAX_SHARED_RUN` words
+    or more, or one that makes up ``max_fraction`` of a shorter query. A copied sentence teaches the
+    inverse-cloze task (find the text that contains this), not search."""
+    run = shared_run(query, passage)
+    return run >= MAX_SHARED_RUN or run >= max_fraction * len(re.findall(r"\w+", query))
+
+
+def echoes_instructions(query: str, instructions: str) -> bool:
+    """Whether every content word of ``query`` (three letters or more, no stop word) comes from the prompt the
+    model was given: a query such as "retrieve news passages that answer the question" repeats its
+    instructions instead of asking about the passage."""
+    words = set(re.findall(r"[^\W\d_]{3,}", query.lower())) - ENGLISH_STOP_WORDS
+    return bool(words) and words <= set(re.findall(r"[^\W\d_]{3,}", instructions.lower()))
+
+
 def parse_task_and_query(answer: str, passage: str, prefill: str) -> tuple[dict | None, str]:
     """Parse a Gecko answer: ``({"task", "query"}, "ok")`` or ``(None, reason)``.
 
     The prefill gives the task and opens the query string, so the query is that string up to its closing
     quote; whatever the model writes after it (extra keys, chatter) is ignored. Reasons: ``unfinished query``,
-    ``too short``, ``repetitive``, ``query copies a document`` (a verbatim span of the passage) and
-    ``off-topic`` (no word of four letters or more in common with the passage).
+    ``too short``, ``repetitive``, ``query copies a document`` (:func:`copies_passage`), ``echoes the
+    instructions`` (:func:`echoes_instructions`) and ``off-topic`` (no :func:`content_words` in common with the
+    passage).
     """
     task = json.loads(first_json_object(prefill + '"}') or "{}").get("task")
     if not task:
@@ -389,9 +487,11 @@ def parse_task_and_query(answer: str, passage: str, prefill: str) -> tuple[dict 
     problem = is_degenerate(query, min_words=3)
     if problem:
         return None, problem
-    if _normalise(query) in _normalise(passage):
+    if copies_passage(query, passage):
         return None, "query copies a document"
-    if not set(re.findall(r"\w{4,}", query.lower())) & set(re.findall(r"\w{4,}", passage.lower())):
+    if echoes_instructions(query, gecko_prompt("", task)):
+        return None, "echoes the instructions"
+    if not content_words(query) & content_words(passage):
         return None, "off-topic"
     return {"task": task, "query": query}, "ok"
 
@@ -407,13 +507,13 @@ def _answer_log_probs(tokenizer, model, prompts: list[str], answers: list[str]) 
     for k, row in enumerate(rows):  # right padding: positions are the same as without padding
         ids[k, : len(row)] = torch.tensor(row)
         mask[k, : len(row)] = 1
-    logits = model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device)).logits.float()
-    log_probs = torch.log_softmax(logits[:, :-1], dim=-1)
+    hidden = model.model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device)).last_hidden_state
     scores = []
     for k, (p, a) in enumerate(zip(prompt_ids, answer_ids, strict=True)):
-        targets = torch.tensor(a, device=log_probs.device)
-        # token p + j is predicted by the logits at position p + j - 1
-        scores.append(log_probs[k, len(p) - 1 : len(p) - 1 + len(a)].gather(1, targets[:, None]).mean())
+        # token p + j is predicted by the state at position p + j - 1: only those rows go through the output head
+        logits = model.lm_head(hidden[k, len(p) - 1 : len(p) - 1 + len(a)]).float()
+        targets = torch.tensor(a, device=logits.device)
+        scores.append(torch.log_softmax(logits, dim=-1).gather(1, targets[:, None]).mean())
     return torch.stack(scores).cpu()
 
 
@@ -421,7 +521,7 @@ def query_log_likelihood(tokenizer, model, query: str, passages: list[str]) -> n
     """Gecko's first re-ranker: the mean log-probability the LLM gives the query after reading each passage."""
     prompts = [chat_prompt(tokenizer, f"Passage: {p}\nWrite a search query that this passage answers.")
                for p in passages]
-    with torch.inference_mode():
+    with torch.no_grad():  # not inference_mode: under a caller's autocast that would re-cast every weight per call
         return _answer_log_probs(tokenizer, model, prompts, [query] * len(passages)).numpy()
 
 
@@ -430,9 +530,9 @@ def relevance_scores(tokenizer, model, query: str, passages: list[str]) -> np.nd
     yes, no = (tokenizer(word, add_special_tokens=False)["input_ids"][0] for word in ("Yes", "No"))
     prompts = [chat_prompt(tokenizer, f"Query: {query}\nPassage: {p}\n"
                                       "Does the passage answer the query? Answer Yes or No.") for p in passages]
-    with left_padding(tokenizer), torch.inference_mode():
+    with left_padding(tokenizer), torch.no_grad():
         encoded = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
-        last = torch.log_softmax(model(**encoded).logits[:, -1].float(), dim=-1)
+        last = torch.log_softmax(model(**encoded, logits_to_keep=1).logits[:, -1].float(), dim=-1)
     return (last[:, yes] - last[:, no]).cpu().numpy()
 
 
@@ -454,39 +554,35 @@ def reciprocal_rank_fusion(*score_lists, k: int = 60) -> np.ndarray:
     return sum(1.0 / (k + ranks(scores)) for scores in score_lists)
 
 
+def llm_order(fused, relevance) -> np.ndarray:
+    """Candidate positions from best to worst by fused score, ties broken by the LLM's relevance score.
+
+    With a handful of candidates, reciprocal-rank fusion ties often ((a, b) and (b, a) sum alike); a stable sort
+    would hand those decisions back to the first stage's order, so the relevance prompt decides instead.
+    """
+    return np.lexsort((-np.asarray(relevance, dtype=float), -np.asarray(fused, dtype=float)))
+
+
+def fused_tie_at_top(fused) -> bool:
+    """Whether the best fused score is shared: a decision :func:`llm_order` hands to the relevance score."""
+    top = np.sort(np.asarray(fused, dtype=float))[-2:]
+    return bool(len(top) == 2 and top[0] == top[1])
+
+
 def gecko_rerank(tokenizer, model, query: str, candidates: list[int], passages: list[str],
                  negative_rank: int = -1) -> dict:
-    """Re-score ``candidates`` (indices into ``passages``, the first-stage neighbours) with both LLM scorers,
-    fuse them, and choose the positive (fused rank 1) and the hard negative (the candidate at fused position
-    ``negative_rank``, by default the last). Returns the indices and every score."""
+    """Re-score ``candidates`` (indices into ``passages``, the first-stage neighbours, best first) with both LLM
+    scorers, fuse them (:func:`llm_order`), and choose the positive (the first) and the hard negative (the
+    candidate at position ``negative_rank``, by default the last). Returns the indices, every score, and whether
+    the LLM overrode the first stage (its positive is not the first-stage top candidate)."""
     texts = [passages[c] for c in candidates]
     likelihood = query_log_likelihood(tokenizer, model, query, texts)
     relevance = relevance_scores(tokenizer, model, query, texts)
     fused = reciprocal_rank_fusion(likelihood, relevance)
-    order = np.argsort(-fused, kind="stable")
+    order = llm_order(fused, relevance)
     return {"positive": int(candidates[order[0]]), "hard_negative": int(candidates[order[negative_rank]]),
             "likelihood": likelihood.round(4).tolist(), "relevance": relevance.round(4).tolist(),
-            "fused": fused.round(6).tolist()}
-
-
-# ---------------------------------------------------------------------------------------------------------
-# SFR-Embedding: hard negatives from a window of a teacher's ranking
-
-
-def window_hard_negatives(query_vectors: np.ndarray, corpus_vectors: np.ndarray, positives, window=(30, 100),
-                          seed: int = 0) -> np.ndarray:
-    """For each query, one corpus index drawn at random from ranks ``window[0]``..``window[1]`` (1-based,
-    inclusive) of the teacher's cosine ranking, never its positive. Vectors must be L2-normalised."""
-    low, high = window
-    if not 1 <= low <= high <= len(corpus_vectors):
-        raise ValueError(f"window {window} must lie within ranks 1..{len(corpus_vectors)} (the corpus size).")
-    rng = np.random.default_rng(seed)
-    order = np.argsort(-(query_vectors @ corpus_vectors.T), axis=1, kind="stable")
-    chosen = []
-    for row, positive in zip(order, positives, strict=True):
-        pool = [c for c in row[low - 1 : high] if c != positive]
-        chosen.append(int(rng.choice(pool)))
-    return np.array(chosen)
+            "fused": fused.round(6).tolist(), "overrides_first_stage": bool(order[0] != 0)}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -506,3 +602,36 @@ def load_synthetic(folder: Path | str = DATA_DIR) -> tuple[list[dict], dict]:
     examples = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     settings = json.loads((folder / "settings.json").read_text())
     return examples, settings
+
+
+# ---------------------------------------------------------------------------------------------------------
+# How good is the kept data? Hand labels of a random sample
+
+
+LABELS_FILE = "labels.json"
+
+
+def label_sample(examples: list[dict], n: int = 60, seed: int = 0) -> list[int]:
+    """The indices of ``n`` kept examples drawn at random (seeded) to be labelled by hand."""
+    return sorted(np.random.default_rng(seed).choice(len(examples), size=min(n, len(examples)), replace=False).tolist())
+
+
+def load_labels(examples: list[dict], folder: Path | str = DATA_DIR) -> list[dict]:
+    """The hand labels committed with the set: for each labelled example its ``index``, ``query``, ``relevant``
+    (the positive answers the query) and ``negative_is_negative`` (the hard negative does not). Raises
+    ``ValueError`` when they were made for another set (a query differs): a regenerated set is labelled again."""
+    labels = json.loads((Path(folder) / LABELS_FILE).read_text())["labels"]
+    for label in labels:
+        if label["index"] >= len(examples) or examples[label["index"]]["query"] != label["query"]:
+            raise ValueError(f"The hand labels in {LABELS_FILE} were made for another synthetic set (example "
+                             f"{label['index']} differs): label a fresh sample (label_sample) of the new set.")
+    return labels
+
+
+def label_precision(labels: list[dict], key: str) -> dict:
+    """The share of labelled examples where ``key`` holds, with its 95% (Wilson) interval."""
+    from scipy.stats import binomtest
+
+    hits = sum(bool(label[key]) for label in labels)
+    interval = binomtest(hits, len(labels)).proportion_ci(confidence_level=0.95, method="wilson")
+    return {"share": hits / len(labels), "ci_low": interval.low, "ci_high": interval.high, "labelled": len(labels)}

@@ -21,7 +21,8 @@ NEW_TOKENS = 64
 
 def tokens_per_second(tokenizer, model, batch: int, precision: str) -> float:
     prompts = [synthetic.chat_prompt(tokenizer, synthetic.gecko_prompt(f"Passage number {k}: the city council "
-                                                                       "voted on Tuesday to expand the bus network."))
+                                                                       "voted on Tuesday to expand the bus network.",
+                                                                       synthetic.GECKO_TASKS[0]))
                for k in range(batch)]
     with config.using_precision(precision):
         start = time.perf_counter()

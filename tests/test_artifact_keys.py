@@ -50,13 +50,13 @@ def test_the_learning_rate_sweep_is_keyed_by_its_rates_the_adapters_and_its_code
 
 
 def test_an_instruction_tuned_variant_of_another_recipe_or_code_is_not_served(empty_cache, edit_the_code):
-    folder = instruct.tuned_folder("mean")
+    folder = instruct.tuned_folder("e5_last")
     cache.save_tensors(folder / instruct.TUNED_FILE, {})
-    assert instruct.is_trained("mean")
-    assert not instruct.is_trained("mean", {"steps": instruct.RECIPE["steps"] + 1})
+    assert instruct.is_trained("e5_last")
+    assert not instruct.is_trained("e5_last", {"steps": instruct.RECIPE["steps"] + 1})
     assert not instruct.is_trained("gte_bidirectional")
     edit_the_code()
-    assert not instruct.is_trained("mean")
+    assert not instruct.is_trained("e5_last")
     with pytest.raises(ValueError, match="Unknown variant"):
         instruct.tuned_folder("e5")
 

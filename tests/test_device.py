@@ -77,8 +77,8 @@ def test_llm2vec_stages(device):
 def test_instruction_tuning(device):
     tokenizer, model = tiny_hf_llama(device)
     triples = [(TEXTS[k], TEXTS[(k + 1) % 4], TEXTS[(k + 2) % 4]) for k in range(4)]
-    _, losses = instruct.train_contrastive(tokenizer, model, triples, pooling="mean", train_layers=1, steps=1,
-                                           batch_size=2, max_length=16)
+    _, losses, _ = instruct.train_contrastive(tokenizer, model, triples, pooling="mean", train_layers=1, steps=1,
+                                              batch_size=2, max_length=16)
     assert len(losses) == 1
 
 

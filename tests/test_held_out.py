@@ -119,8 +119,10 @@ def test_committed_synthetic_set_and_instruction_tuning(leaks):
     examples, _ = synthetic.load_synthetic()
     texts = [value for example in examples for value in example.values() if isinstance(value, str)]
     assert not leaks(texts)
-    # Instruction tuning (helpers.instruct.build_tuned) trains on exactly these examples' triples.
-    for negative in ("window_negative", "hard_negative"):
+    # Instruction tuning (helpers.instruct.build_tuned) trains on these examples and the real pairs, with mined
+    # negatives.
+    examples = instruct.training_examples(instruct.RECIPE["sources"], instruct.RECIPE["real_per_kind"])
+    for negative in ("window", "top"):
         assert not leaks([text for (instruction, query), *documents in instruct.training_triples(examples, negative)
                           for text in (instruction, query, *documents)])
 

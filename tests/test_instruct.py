@@ -18,11 +18,30 @@ def test_query_formats():
 
 
 def test_training_triples():
-    example = {"task": "Find news", "query": "floods", "positive": "p", "hard_negative": "h", "window_negative": "w"}
-    assert instruct.training_triples([example]) == [(("Find news", "floods"), "p", "h")]
-    assert instruct.training_triples([example], "window_negative")[0][2] == "w"
+    example = {"task": "Find news", "query": "floods", "positive": "p", "top": "t", "window": "w"}
+    assert instruct.training_triples([example]) == [(("Find news", "floods"), "p", "w")]
+    assert instruct.training_triples([example], "top")[0][2] == "t"
+    assert instruct.training_triples([example], None)[0][2] is None
     with pytest.raises(ValueError, match="negative must be"):
         instruct.training_triples([example], "positive")
+
+
+def test_held_out_split_is_disjoint_and_seeded():
+    examples = [{"query": str(k)} for k in range(50)]
+    train, held = instruct.split_held_out(examples)
+    assert len(held) == 5 and len(train) == 45
+    assert not {e["query"] for e in train} & {e["query"] for e in held}
+    assert instruct.split_held_out(examples) == (train, held)
+
+
+def test_real_examples_read_each_task_as_the_benchmark_does():
+    examples = instruct.real_examples(per_kind=5)
+    assert [e["kind"] for e in examples] == ["headline"] * 5 + ["inverse_cloze"] * 5 + ["dictionary"] * 5
+    dictionary = examples[-1]
+    assert len(dictionary["positive"].split()) == 1 and len(dictionary["query"].split()) >= 4  # definition -> word
+    assert {e["task"] for e in examples} == {instruct.TASK_INSTRUCTIONS[t] for t in instruct.REAL_PAIR_TASKS.values()}
+    with pytest.raises(ValueError, match="sources must be"):
+        instruct.training_examples(("real", "web"))
 
 
 @pytest.fixture(scope="module")
@@ -67,9 +86,11 @@ def test_train_save_load_gives_the_same_vectors(smollm2, tmp_path):
         ("elections", "Voters went to the polls in Israel.", "A new species of frog was found."),
     ]]
     before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
-    tuned, losses = instruct.train_contrastive(tokenizer, model, triples, pooling="last", train_layers=1, steps=2,
-                                               batch_size=2, lr=1e-4, max_length=24)
+    tuned, losses, held = instruct.train_contrastive(tokenizer, model, triples[:2], pooling="last", train_layers=1,
+                                                     steps=2, batch_size=2, lr=1e-4, max_length=24,
+                                                     held_out=triples[1:])
     assert len(losses) == 2 and all(np.isfinite(losses))
+    assert set(held) == {"before", "after"} and held["before"] != held["after"]
     assert all(torch.equal(before[name], tensor) for name, tensor in model.state_dict().items())  # original intact
     changed = {name for name, tensor in tuned.state_dict().items() if not torch.equal(before[name], tensor)}
     assert changed and all(name.startswith(("model.layers.29.", "model.norm.")) for name in changed)
@@ -144,3 +165,15 @@ def test_in_context_examples_are_cut_never_the_query(smollm2):
     assert short.examples_kept(queries[0]) == 1
     assert short.tokenize(queries[:1])["input_ids"][0].tolist() == tokenizer(
         instruct.icl_query("Find news", queries[0], [("rain", "It rained.")]))["input_ids"] + [tokenizer.eos_token_id]
+
+
+def test_neutral_prefix_has_each_instructions_length_and_none_of_its_words(smollm2):
+    from helpers import instruct_experiments
+
+    tokenizer, _ = smollm2
+    neutral = instruct_experiments.neutral_instructions(tokenizer)
+    assert set(neutral) == set(instruct.TASK_INSTRUCTIONS)
+    for task, instruction in instruct.TASK_INSTRUCTIONS.items():
+        length = [len(tokenizer(text, add_special_tokens=False)["input_ids"]) for text in (neutral[task], instruction)]
+        assert length[0] == length[1]
+        assert not {"retrieve", "identify", "news", "word", "tweet"} & set(neutral[task].lower().split())

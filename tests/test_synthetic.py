@@ -41,7 +41,18 @@ def test_parse_task_and_query():
     assert synthetic.parse_task_and_query("shoe bomb suspect", passage, prefill)[1] == "unfinished query"
     assert synthetic.parse_task_and_query('British man accused of a shoe"', passage, prefill)[1] == \
         "query copies a document"
+    # four of five words copied in one run: a near copy; two of four is a query in the model's own words
+    assert synthetic.parse_task_and_query('a British man accused today"', passage, prefill)[1] == \
+        "query copies a document"
+    assert synthetic.parse_task_and_query('why was bail refused today"', passage, prefill)[1] == "ok"
     assert synthetic.parse_task_and_query('cooking pasta at home"', passage, prefill)[1] == "off-topic"
+    # shared words that carry no content, or that come from the prompt, do not make a query on topic
+    chatty = passage + " Which of these would come from there?"
+    assert synthetic.parse_task_and_query('which of these would be from there"', chatty, prefill)[1] == "off-topic"
+    assert synthetic.parse_task_and_query('###Extracted sentences from the passage"', passage + " passage",
+                                          prefill)[1] == "off-topic"
+    assert synthetic.parse_task_and_query('Given a question, retrieve news passages"', passage, prefill)[1] == \
+        "echoes the instructions"
     with pytest.raises(ValueError, match="gecko_prefill"):
         synthetic.parse_task_and_query('x y z"', passage, prefill="")
 
@@ -68,17 +79,27 @@ def test_reciprocal_rank_fusion_by_hand():
         synthetic.reciprocal_rank_fusion([1, 2], [1, 2, 3])
 
 
-def test_window_hard_negatives_stay_in_the_window():
-    rng = np.random.default_rng(0)
-    corpus = rng.normal(size=(150, 8))
-    corpus /= np.linalg.norm(corpus, axis=1, keepdims=True)
-    queries = corpus[:5] + 0.01
-    chosen = synthetic.window_hard_negatives(queries, corpus, positives=list(range(5)), window=(30, 100))
-    for query, negative in zip(queries, chosen, strict=True):
-        rank = 1 + int((corpus @ query > query @ corpus[negative]).sum())
-        assert 30 <= rank <= 100
-    with pytest.raises(ValueError, match="window"):
-        synthetic.window_hard_negatives(queries, corpus, list(range(5)), window=(30, 500))
+def test_content_words_and_copy_and_echo_filters():
+    assert synthetic.content_words("What was that from the 2001 Passage about Bushfires?") == {"bushfires"}
+    assert synthetic.shared_run("fires near Sydney today", "Bushfires burned near Sydney today.") == 3
+    assert synthetic.shared_run("nothing shared", "Bushfires burned.") == 0
+    assert synthetic.shared_run("", "Bushfires burned.") == 0
+    passage = "Fire crews say the blaze near the town of Bargo was contained late on Sunday after a long battle."
+    # eight consecutive words copied out of a longer query: a copy, however much the query adds around it
+    long_query = "why did fire crews say the blaze near the town of Bargo finally stop burning on that weekend"
+    assert synthetic.shared_run(long_query, passage) == 10 and synthetic.copies_passage(long_query, passage)
+    assert not synthetic.copies_passage("when was the Bargo fire finally brought under control", passage)
+    assert synthetic.echoes_instructions("Retrieve news passages about the topic", synthetic.GECKO_TASKS[3])
+    assert not synthetic.echoes_instructions("Retrieve news about the Bargo fire", synthetic.GECKO_TASKS[3])
+
+
+def test_llm_order_breaks_fusion_ties_by_relevance():
+    likelihood, relevance = [0.9, 0.1, 0.5], [-1.0, 2.0, 0.0]  # ranks (1, 3, 2) and (3, 1, 2): items 0 and 1 tie
+    fused = synthetic.reciprocal_rank_fusion(likelihood, relevance)
+    assert fused[0] == fused[1] > fused[2]
+    assert synthetic.llm_order(fused, relevance).tolist() == [1, 0, 2]  # a stable sort would put item 0 first
+    assert np.argsort(-fused, kind="stable").tolist() == [0, 1, 2]
+    assert synthetic.fused_tie_at_top(fused) and not synthetic.fused_tie_at_top([0.5, 0.2, 0.1])
 
 
 def test_training_passages_come_from_the_training_documents():
@@ -90,10 +111,12 @@ def test_training_passages_come_from_the_training_documents():
 
 def test_saved_set_is_consistent():
     examples, settings = synthetic.load_synthetic()
-    assert len(examples) == settings["counts"]["examples"] > 0
+    assert len(examples) == settings["counts"]["examples"] >= 1000
     for example in examples:
         assert example["source"] in ("e5", "gecko")
         assert all(example[k].strip() for k in ("task", "query", "positive", "hard_negative", "window_negative"))
+        for key in ("positive", "seed_passage"):  # no kept query copies its passage (the n-gram filter)
+            assert synthetic.shared_run(example["query"], example.get(key, "")) < synthetic.MAX_SHARED_RUN
     with pytest.raises(FileNotFoundError, match="make_synthetic_data"):
         synthetic.load_synthetic("/nonexistent")
 
