@@ -129,6 +129,22 @@ def save(name: str, key: dict, value, save_files: Callable[[Path, object], None]
     return cache.save_folder(target, fill)
 
 
+def save_scored_results(name: str, key: dict, score: Callable[[], dict], script: str) -> Path:
+    """Run ``score`` (mini-MTEB result frames by name), time it, and save the frames as the result artifact ``name``
+    under ``key`` (computed by the caller before scoring, from the code that runs), each frame's average and
+    interval on the card; prints where it went. The whole of a script that scores rows and trains nothing
+    (``scripts/score_leaderboard_rows.py``, ``scripts/score_long_articles.py``)."""
+    from helpers.evaluate import average_interval
+
+    start = time.perf_counter()
+    results = score()
+    seconds = time.perf_counter() - start
+    scores = {row: average_interval(frame) for row, frame in results.items()}
+    path = save(name, key, results, save_results, script, seconds, scores=scores)
+    print(f"{path} in {seconds / 60:.1f} min: {scores}")
+    return path
+
+
 def save_results(target: Path, results: dict) -> None:
     """Write mini-MTEB result frames (:func:`helpers.evaluate.mini_mteb`, by name) into the folder ``target``:
     each frame's per-task rows as JSON and its bootstrap replicates as an array, so that a loaded frame compares,

@@ -214,12 +214,14 @@ def main() -> None:
 
     seeds, tasks = gecko_plan(args, len(passages))
     starts = range(0, len(seeds), args.shard_size)
-    records = []
+    records, seconds = [], {"e5": sum(p["seconds"] for p in e5_parts), "gecko_queries": 0.0, "gecko_rerank": 0.0}
     for number, start in enumerate(starts):
         part = slice(start, start + args.shard_size)
-        records += shards.get(f"gecko_queries_{number}", lambda part=part, number=number: gecko_queries(
+        shard = shards.get(f"gecko_queries_{number}", lambda part=part, number=number: gecko_queries(
             tokenizer, model, args, texts, seeds[part], tasks[part], number),
-            remaining=f"{len(starts) - number - 1} query shards left")["records"]
+            remaining=f"{len(starts) - number - 1} query shards left")
+        records += shard["records"]
+        seconds["gecko_queries"] += shard["seconds"]
 
     kept, _ = synthetic.filter_examples(records, key="query")
     embedder = minilm_embedder()
@@ -229,15 +231,14 @@ def main() -> None:
     starts = range(0, len(kept), args.shard_size)
     for number, start in enumerate(starts):
         part = slice(start, start + args.shard_size)
-        reranked += shards.get(f"gecko_rerank_{number}", lambda part=part, number=number: gecko_rerank(
+        shard = shards.get(f"gecko_rerank_{number}", lambda part=part, number=number: gecko_rerank(
             tokenizer, model, args, texts, kept[part], neighbours[part], number),
-            remaining=f"{len(starts) - number - 1} re-ranking shards left")["records"]
+            remaining=f"{len(starts) - number - 1} re-ranking shards left")
+        reranked += shard["records"]
+        seconds["gecko_rerank"] += shard["seconds"]
 
     by_answer = {(r["seed"], r["prefill"], r["answer"]): r for r in reranked}
     gecko_records = [by_answer.get((r["seed"], r["prefill"], r["answer"]), r) for r in records]
-    seconds = {"e5": sum(p["seconds"] for p in e5_parts),
-               "gecko_queries": sum(cache.load_json(p)["seconds"] for p in shards.folder.glob("gecko_queries_*.json")),
-               "gecko_rerank": sum(cache.load_json(p)["seconds"] for p in shards.folder.glob("gecko_rerank_*.json"))}
     merge(args, passages, e5_parts, gecko_records, seconds)
 
 

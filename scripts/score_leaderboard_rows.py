@@ -14,20 +14,13 @@ vectors are cached as they are made, so an interrupted run resumes: run it again
 
 from __future__ import annotations
 
-import time
-
 from helpers import artifacts, config, leaderboard
-from helpers.evaluate import average_interval
 
 
 def main() -> None:
-    start = time.perf_counter()
-    results = leaderboard.score_rows(leaderboard.STORED_ROWS, config.precision())
-    seconds = time.perf_counter() - start
-    scores = {name: average_interval(frame) for name, frame in results.items()}
-    path = artifacts.save(leaderboard.STORED_ROWS_ARTIFACT, leaderboard.stored_rows_key(), results,
-                          artifacts.save_results, "python scripts/score_leaderboard_rows.py", seconds, scores=scores)
-    print(f"{path} in {seconds / 60:.1f} min: {scores}")
+    artifacts.save_scored_results(leaderboard.STORED_ROWS_ARTIFACT, leaderboard.stored_rows_key(),
+                                  lambda: leaderboard.score_rows(leaderboard.STORED_ROWS, config.precision()),
+                                  "python scripts/score_leaderboard_rows.py")
 
 
 if __name__ == "__main__":

@@ -10,20 +10,12 @@ so an interrupted run resumes: run it again.
 
 from __future__ import annotations
 
-import time
-
 from helpers import artifacts, leaderboard
-from helpers.evaluate import average_interval
 
 
 def main() -> None:
-    start = time.perf_counter()
-    results = leaderboard.score_long_articles()
-    seconds = time.perf_counter() - start
-    scores = {name: average_interval(frame) for name, frame in results.items()}
-    path = artifacts.save(leaderboard.LONG_ARTIFACT, leaderboard.long_articles_key(), results,
-                          artifacts.save_results, "python scripts/score_long_articles.py", seconds, scores=scores)
-    print(f"{path} in {seconds / 60:.1f} min: {scores}")
+    artifacts.save_scored_results(leaderboard.LONG_ARTIFACT, leaderboard.long_articles_key(),
+                                  leaderboard.score_long_articles, "python scripts/score_long_articles.py")
 
 
 if __name__ == "__main__":
